@@ -1,0 +1,98 @@
+namespace ChannelsRabbitMq.Akka.Transport;
+
+/// <summary>
+/// The narrow seam between the connection actor and RabbitMQ: the few AMQP operations the layer
+/// uses. <see cref="RabbitMqTransport"/> implements it with RabbitMQ.Client 7; actor specs use a fake.
+/// </summary>
+internal interface IAmqpTransport
+{
+    /// <summary>
+    /// Opens one connection (trying every configured endpoint in order). Throws on failure; the
+    /// caller logs and retries. <paramref name="handlers"/> receive the deliveries and the loss
+    /// of the connection.
+    /// </summary>
+    Task<IAmqpSession> ConnectAsync(AmqpSessionHandlers handlers, CancellationToken cancellationToken);
+}
+
+/// <summary>Called by a session from the client library's threads.</summary>
+/// <param name="OnDelivery">
+/// One delivery from the consumer, in order. The body memory belongs to the client library and is
+/// valid only during the call: decode or copy it before returning.
+/// </param>
+/// <param name="OnDisconnected">
+/// Called once when the connection is lost or closed by the broker, with a reason for the log.
+/// Not called for a close the layer asked for.
+/// </param>
+internal sealed record AmqpSessionHandlers(
+    Action<IAmqpSession, ulong, ReadOnlyMemory<byte>> OnDelivery,
+    Action<IAmqpSession, string> OnDisconnected);
+
+/// <summary>The layer's queue as declared on the broker.</summary>
+/// <param name="Name">Queue name.</param>
+/// <param name="MaxLength"><c>x-max-length</c>, with <c>x-overflow=reject-publish</c>.</param>
+/// <param name="MessageTtl"><c>x-message-ttl</c>.</param>
+/// <param name="Exclusive">Exclusive to the connection (deleted with it).</param>
+/// <param name="Expires"><c>x-expires</c> for a non-exclusive queue; null for none.</param>
+internal sealed record QueueDeclaration(string Name, int MaxLength, TimeSpan MessageTtl, bool Exclusive, TimeSpan? Expires);
+
+/// <summary>
+/// One open AMQP connection with the channels the layer needs. Publishing may be called
+/// concurrently; topology operations are called one at a time.
+/// </summary>
+internal interface IAmqpSession : IAsyncDisposable
+{
+    /// <summary>The client library's connection, for users who publish to their own queues; null in fakes.</summary>
+    RabbitMQ.Client.IConnection? Connection { get; }
+
+    /// <summary>True while the connection is open.</summary>
+    bool IsOpen { get; }
+
+    /// <summary>
+    /// Passive declare of <paramref name="queue"/>: true when a queue of that name exists,
+    /// including one held exclusively by another connection (405 RESOURCE_LOCKED).
+    /// </summary>
+    Task<bool> QueueExistsAsync(string queue, CancellationToken cancellationToken);
+
+    /// <summary>Declares the groups exchange: direct, not durable, not auto-deleted.</summary>
+    Task DeclareExchangeAsync(string exchange, CancellationToken cancellationToken);
+
+    /// <summary>Declares the layer's queue.</summary>
+    Task DeclareQueueAsync(QueueDeclaration queue, CancellationToken cancellationToken);
+
+    /// <summary>Binds <paramref name="queue"/> to <paramref name="exchange"/> with a routing key.</summary>
+    Task BindAsync(string queue, string exchange, string routingKey, CancellationToken cancellationToken);
+
+    /// <summary>Removes a binding; removing one that does not exist succeeds.</summary>
+    Task UnbindAsync(string queue, string exchange, string routingKey, CancellationToken cancellationToken);
+
+    /// <summary>Starts consuming with manual acks and <c>basic.qos(prefetch)</c>.</summary>
+    Task StartConsumingAsync(string queue, ushort prefetch, bool exclusive, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Publishes with publisher confirms. Completes on the broker's ack; throws
+    /// <see cref="PublishRejectedException"/> on a nack (queue full) and
+    /// <see cref="ConnectionLostException"/> when the connection closes before the confirm.
+    /// </summary>
+    Task PublishAsync(string exchange, string routingKey, ReadOnlyMemory<byte> body, CancellationToken cancellationToken);
+
+    /// <summary>Acknowledges a delivery of this session; does nothing once the session is closed.</summary>
+    void Ack(ulong deliveryTag);
+
+    /// <summary>Deletes a queue (used by a clean close of a non-exclusive queue).</summary>
+    Task DeleteQueueAsync(string queue, CancellationToken cancellationToken);
+
+    /// <summary>Closes the connection without raising <see cref="AmqpSessionHandlers.OnDisconnected"/>.</summary>
+    Task CloseAsync();
+}
+
+/// <summary>The broker refused a published message (a nack: the queue is full).</summary>
+internal sealed class PublishRejectedException : Exception
+{
+    public PublishRejectedException(string message, Exception? inner = null) : base(message, inner) { }
+}
+
+/// <summary>The connection closed before the operation completed.</summary>
+internal sealed class ConnectionLostException : Exception
+{
+    public ConnectionLostException(string message, Exception? inner = null) : base(message, inner) { }
+}
