@@ -1,0 +1,176 @@
+using Akka.Actor;
+
+namespace ChannelsRabbitMq.Akka.Actors;
+
+/// <summary>
+/// One live channel of this layer: a FIFO buffer of received messages and a FIFO of waiting
+/// receivers. A message goes to the first receiver that still wants it; a receiver cancelled a
+/// moment ago leaves the message queued for the next. Messages older than the local expiry are
+/// dropped (and reported, so the delivery is acked). When the channel has been empty with no
+/// receiver for a while, it asks the router to stop it: an idle channel costs nothing.
+/// </summary>
+internal sealed class ChannelActor : UntypedActor, IWithTimers
+{
+    private readonly string _channel;
+    private readonly long _localExpiryMs;
+    private readonly TimeSpan _idleAfter;
+    private readonly Queue<Envelope> _buffer = new();
+    private readonly LinkedList<PendingReply<IReadOnlyDictionary<string, object?>>> _receivers = new();
+
+    // Messages handled from the router: the router stops this actor only if it sent no more since.
+    private long _handled;
+    private long _handledAtIdleCheck = -1;
+
+    public ChannelActor(string channel, TimeSpan localExpiry, TimeSpan idleAfter)
+    {
+        _channel = channel;
+        _localExpiryMs = Math.Max(1, (long)localExpiry.TotalMilliseconds);
+        _idleAfter = idleAfter;
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(string channel, TimeSpan localExpiry, TimeSpan idleAfter) =>
+        global::Akka.Actor.Props.Create(() => new ChannelActor(channel, localExpiry, idleAfter));
+
+    /// <summary>A message for this channel (a copy of an envelope).</summary>
+    public sealed record Enqueue(Envelope Envelope);
+
+    /// <summary>A caller waiting for the next message.</summary>
+    public sealed record WaitForMessage(PendingReply<IReadOnlyDictionary<string, object?>> Reply);
+
+    /// <summary>A waiting caller gave up.</summary>
+    public sealed record ReceiveCancelled(PendingReply<IReadOnlyDictionary<string, object?>> Reply);
+
+    /// <summary>The layer closes: fail every waiting receiver.</summary>
+    public sealed class Close
+    {
+        public static Close Instance { get; } = new();
+        private Close() { }
+    }
+
+    private sealed class ExpiryTick
+    {
+        public static ExpiryTick Instance { get; } = new();
+        private ExpiryTick() { }
+    }
+
+    private sealed class IdleTick
+    {
+        public static IdleTick Instance { get; } = new();
+        private IdleTick() { }
+    }
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case Enqueue enqueue:
+                _handled++;
+                ExpireOld();
+                if (_buffer.Count > 0 || !TryHandOver(enqueue.Envelope))
+                {
+                    _buffer.Enqueue(enqueue.Envelope);
+                    ScheduleExpiry();
+                }
+                break;
+            case WaitForMessage receive:
+                _handled++;
+                ExpireOld();
+                if (receive.Reply.IsDone) break;
+                if (_buffer.Count > 0)
+                {
+                    if (receive.Reply.TrySucceed(_buffer.Peek().Message))
+                        Delivered(_buffer.Dequeue(), expired: false);
+                }
+                else
+                {
+                    _receivers.AddLast(receive.Reply);
+                }
+                break;
+            case ReceiveCancelled cancelled:
+                _handled++;
+                _receivers.Remove(cancelled.Reply);
+                break;
+            case ExpiryTick:
+                ExpireOld();
+                ScheduleExpiry();
+                break;
+            case IdleTick:
+                if (IsIdle && _handled == _handledAtIdleCheck)
+                    Context.Parent.Tell(new RouterActor.ChannelIdle(_channel, _handled));
+                else if (IsIdle)
+                    StartIdleTimer();
+                return;
+            case Close:
+                foreach (var receiver in _receivers) receiver.TryFail(new ChannelLayerClosedException());
+                _receivers.Clear();
+                return;
+            default:
+                Unhandled(message);
+                return;
+        }
+
+        if (IsIdle && !Timers.IsTimerActive(IdleTick.Instance)) StartIdleTimer();
+    }
+
+    private bool IsIdle
+    {
+        get
+        {
+            if (_buffer.Count > 0) return false;
+            // Receivers cancelled without telling us yet do not keep the channel alive.
+            while (_receivers.First is { } first && first.Value.IsDone) _receivers.RemoveFirst();
+            return _receivers.Count == 0;
+        }
+    }
+
+    private void StartIdleTimer()
+    {
+        _handledAtIdleCheck = _handled;
+        Timers.StartSingleTimer(IdleTick.Instance, IdleTick.Instance, _idleAfter);
+    }
+
+    private bool TryHandOver(Envelope envelope)
+    {
+        while (_receivers.First is { } first)
+        {
+            _receivers.RemoveFirst();
+            if (first.Value.TrySucceed(envelope.Message))
+            {
+                Delivered(envelope, expired: false);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void Delivered(Envelope envelope, bool expired) =>
+        Context.Parent.Tell(new RouterActor.CopyConsumed(_channel, envelope, expired));
+
+    private void ExpireOld()
+    {
+        if (_buffer.Count == 0) return;
+        var cutoff = Environment.TickCount64 - _localExpiryMs;
+        while (_buffer.Count > 0 && _buffer.Peek().ReceivedAtMs <= cutoff)
+            Delivered(_buffer.Dequeue(), expired: true);
+    }
+
+    private void ScheduleExpiry()
+    {
+        if (_buffer.Count == 0)
+        {
+            Timers.Cancel(ExpiryTick.Instance);
+            return;
+        }
+        if (Timers.IsTimerActive(ExpiryTick.Instance)) return;
+        var dueIn = _buffer.Peek().ReceivedAtMs + _localExpiryMs - Environment.TickCount64;
+        Timers.StartSingleTimer(ExpiryTick.Instance, ExpiryTick.Instance, TimeSpan.FromMilliseconds(Math.Max(1, dueIn)));
+    }
+
+    protected override void PostStop()
+    {
+        // Stopped by the router only when idle, or because the layer closed.
+        foreach (var receiver in _receivers) receiver.TryFail(new ChannelLayerClosedException());
+    }
+}

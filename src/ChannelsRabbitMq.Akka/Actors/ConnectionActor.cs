@@ -1,0 +1,416 @@
+using Akka.Actor;
+using Akka.Event;
+using ChannelsRabbitMq.Akka.Transport;
+using ChannelsRabbitMq.Akka.Wire;
+
+namespace ChannelsRabbitMq.Akka.Actors;
+
+/// <summary>
+/// Owns the connection to RabbitMQ. While connecting it stashes publishes and binding changes;
+/// each attempt connects, checks that no other connection holds the queue name, declares the
+/// groups exchange and the queue, replays every group binding and starts consuming — only then
+/// does traffic flow. Failures are logged and retried every <c>ReconnectDelay</c>, forever.
+/// When an established connection is lost, the actor fails on purpose: its supervisor restarts
+/// it, and the restart is the reconnect.
+/// </summary>
+/// <remarks>
+/// Publishes are not serialised: each one is handed to the session at once and completes the
+/// caller's task from the client's confirmation. Binding changes run one at a time, in order, so
+/// a discard followed by an add of the same group cannot be reordered on the wire.
+/// </remarks>
+internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWithTimers
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly RabbitMqChannelLayerOptions _options;
+    private readonly string _queueName;
+    private readonly IAmqpTransport _transport;
+    private readonly IActorRef _router;
+    private readonly string _redactedHost;
+    private readonly Queue<TopologyChange> _topologyChanges = new();
+    private IAmqpSession? _session;
+    private bool _topologyChangeRunning;
+    private bool _shuttingDown;
+    private int _attempt;
+
+    public ConnectionActor(RabbitMqChannelLayerOptions options, string queueName, IAmqpTransport transport, IActorRef router)
+    {
+        _options = options;
+        _queueName = queueName;
+        _transport = transport;
+        _router = router;
+        _redactedHost = AmqpUris.Redact(options.Host);
+    }
+
+    public IStash Stash { get; set; } = null!;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(RabbitMqChannelLayerOptions options, string queueName, IAmqpTransport transport, IActorRef router) =>
+        global::Akka.Actor.Props.Create(() => new ConnectionActor(options, queueName, transport, router));
+
+    /// <summary>Publish an encoded message; a nack on a direct send fails the caller with <see cref="ChannelFullException"/>.</summary>
+    public sealed record Publish(string Exchange, string RoutingKey, byte[] Body, string Destination, bool IsGroup, PendingReply<Done> Reply);
+
+    /// <summary>Bind the queue to the groups exchange for a group (completes once bound).</summary>
+    public sealed record Bind(string Group, TaskCompletionSource<Done> Completion) : TopologyChange(Group, Completion);
+
+    /// <summary>Unbind a group (completes once unbound).</summary>
+    public sealed record Unbind(string Group, TaskCompletionSource<Done> Completion) : TopologyChange(Group, Completion);
+
+    /// <summary>A binding change.</summary>
+    public abstract record TopologyChange(string Group, TaskCompletionSource<Done> Completion);
+
+    /// <summary>Asks for the open connection, once the queue is declared and bindings replayed.</summary>
+    public sealed record GetConnection(PendingReply<RabbitMQ.Client.IConnection> Reply);
+
+    /// <summary>Close the connection for good; answered with <see cref="ShutdownComplete"/>.</summary>
+    public sealed class Shutdown
+    {
+        public static Shutdown Instance { get; } = new();
+        private Shutdown() { }
+    }
+
+    /// <summary>The connection is closed.</summary>
+    public sealed class ShutdownComplete
+    {
+        public static ShutdownComplete Instance { get; } = new();
+        private ShutdownComplete() { }
+    }
+
+    /// <summary>Is the layer connected right now? Answered with a <see cref="bool"/>.</summary>
+    public sealed class IsConnected
+    {
+        public static IsConnected Instance { get; } = new();
+        private IsConnected() { }
+    }
+
+    private sealed class Connect
+    {
+        public static Connect Instance { get; } = new();
+        private Connect() { }
+    }
+
+    private sealed record Connected(IAmqpSession Session);
+
+    private sealed record ConnectFailed(Exception Cause);
+
+    private sealed record Disconnected(IAmqpSession Session, string Reason);
+
+    private sealed record TopologyChangeDone(TopologyChange Change, IAmqpSession Session, Exception? Failure);
+
+    private sealed record SessionClosed;
+
+    protected override void PreStart() => Self.Tell(Connect.Instance);
+
+    protected override void PostStop()
+    {
+        // A restart or a stop must not leave a connection behind.
+        var session = _session;
+        _session = null;
+        if (session is not null) _ = CloseQuietlyAsync(session);
+        foreach (var change in _topologyChanges) change.Completion.TrySetResult(Done.Instance);
+    }
+
+    protected override void OnReceive(object message) => Connecting(message);
+
+    private void Connecting(object message)
+    {
+        switch (message)
+        {
+            case Connect:
+                _attempt++;
+                ConnectAsync(Context.Parent, Handlers()).PipeTo(Self,
+                    success: session => new Connected(session),
+                    failure: cause => new ConnectFailed(cause));
+                break;
+            case Connected connected:
+                if (_shuttingDown)
+                {
+                    _ = CloseQuietlyAsync(connected.Session);
+                    break;
+                }
+                _session = connected.Session;
+                _log.Info("Connected to {0} with queue {1}{2}", _redactedHost, _queueName,
+                    _attempt > 1 ? $" after {_attempt} attempts" : "");
+                Become(Active);
+                Stash.UnstashAll();
+                break;
+            case ConnectFailed failed:
+                if (_shuttingDown) break;
+                LogConnectFailure(failed.Cause);
+                Timers.StartSingleTimer(Connect.Instance, Connect.Instance, _options.ReconnectDelay);
+                break;
+            case Disconnected:
+                break; // a session from an earlier attempt; that attempt fails by itself
+            case IsConnected:
+                Sender.Tell(false);
+                break;
+            case Shutdown:
+                _shuttingDown = true;
+                Stash.ClearStash();
+                Sender.Tell(ShutdownComplete.Instance);
+                Become(Closed);
+                break;
+            default:
+                Stash.Stash();
+                break;
+        }
+    }
+
+    private void Active(object message)
+    {
+        var session = _session!;
+        switch (message)
+        {
+            case Publish publish:
+                StartPublish(session, publish);
+                break;
+            case TopologyChange change:
+                _topologyChanges.Enqueue(change);
+                RunNextTopologyChange(session);
+                break;
+            case TopologyChangeDone done:
+                _topologyChangeRunning = false;
+                if (done.Failure is null || done.Session != session)
+                {
+                    // A change that failed with its connection will be replayed (or is moot: the
+                    // exclusive queue is gone) before any message flows again.
+                    done.Change.Completion.TrySetResult(Done.Instance);
+                    _topologyChanges.Dequeue();
+                }
+                else if (!session.IsOpen)
+                {
+                    done.Change.Completion.TrySetResult(Done.Instance);
+                    _topologyChanges.Dequeue();
+                }
+                else
+                {
+                    done.Change.Completion.TrySetException(done.Failure);
+                    _topologyChanges.Dequeue();
+                    _log.Error(done.Failure, "Could not change the binding of group {0}", done.Change.Group);
+                }
+                RunNextTopologyChange(session);
+                break;
+            case GetConnection get:
+                if (session.Connection is { } connection) get.Reply.TrySucceed(connection);
+                else get.Reply.TryFail(new NotSupportedException("This transport has no RabbitMQ.Client connection."));
+                break;
+            case IsConnected:
+                Sender.Tell(session.IsOpen);
+                break;
+            case Disconnected disconnected when disconnected.Session == session:
+                _log.Warning("Lost the connection to {0}: {1}. Messages not yet confirmed may be lost. Reconnecting.",
+                    _redactedHost, disconnected.Reason);
+                _router.Tell(new RouterActor.SessionLost(session));
+                // The supervisor restarts this actor: PostStop closes the session, PreStart reconnects.
+                throw new ConnectionLostException($"Lost the connection to {_redactedHost}: {disconnected.Reason}");
+            case Disconnected:
+                break;
+            case Shutdown:
+                _shuttingDown = true;
+                _session = null;
+                var replyTo = Sender;
+                CloseForGoodAsync(session).PipeTo(replyTo, success: () => ShutdownComplete.Instance,
+                    failure: _ => ShutdownComplete.Instance);
+                Become(Closed);
+                break;
+            case Connect or Connected or ConnectFailed:
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    private void Closed(object message)
+    {
+        switch (message)
+        {
+            case Publish publish:
+                publish.Reply.TryFail(new ChannelLayerClosedException());
+                break;
+            case TopologyChange change:
+                change.Completion.TrySetException(new ChannelLayerClosedException());
+                break;
+            case GetConnection get:
+                get.Reply.TryFail(new ChannelLayerClosedException());
+                break;
+            case Connected connected:
+                _ = CloseQuietlyAsync(connected.Session);
+                break;
+            case Shutdown:
+                Sender.Tell(ShutdownComplete.Instance);
+                break;
+            case IsConnected:
+                Sender.Tell(false);
+                break;
+        }
+    }
+
+    private AmqpSessionHandlers Handlers()
+    {
+        var self = Self;
+        var router = _router;
+        var log = _log;
+        var queueName = _queueName;
+        return new AmqpSessionHandlers(
+            OnDelivery: (session, deliveryTag, body) =>
+            {
+                // Runs on the client's consumer thread; the body is only valid during this call.
+                DecodedMessage decoded;
+                try
+                {
+                    decoded = WireCodec.Decode(body.Span);
+                }
+                catch (MalformedMessageException e)
+                {
+                    log.Warning("Dropped a malformed message from queue {0}: {1}", queueName, e.Message);
+                    session.Ack(deliveryTag);
+                    return;
+                }
+                router.Tell(new RouterActor.Inbound(session, deliveryTag, decoded));
+            },
+            OnDisconnected: (session, reason) => self.Tell(new Disconnected(session, reason)));
+    }
+
+    private async Task<IAmqpSession> ConnectAsync(IActorRef parent, AmqpSessionHandlers handlers)
+    {
+        IAmqpSession session;
+        using (var timeout = new CancellationTokenSource(_options.ConnectTimeout))
+            session = await _transport.ConnectAsync(handlers, timeout.Token).ConfigureAwait(false);
+        try
+        {
+            var ct = CancellationToken.None;
+            // channels_rabbitmq checks first: an existing queue of this name belongs to another
+            // connection (our exclusive queue dies with our connection), so declaring it would fail
+            // or, worse, share it. Wait for that connection to go away instead.
+            if (await session.QueueExistsAsync(_queueName, ct).ConfigureAwait(false))
+                throw new QueueNameConflictException(_queueName);
+            await session.DeclareExchangeAsync(_options.GroupsExchange, ct).ConfigureAwait(false);
+            await session.DeclareQueueAsync(new QueueDeclaration(_queueName, _options.RemoteCapacity, _options.Expiry,
+                Exclusive: true, Expires: null), ct).ConfigureAwait(false);
+            var groups = await parent.Ask<GroupMembershipActor.Groups>(GroupMembershipActor.GetGroups.Instance,
+                TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            foreach (var group in groups.Names)
+                await session.BindAsync(_queueName, _options.GroupsExchange, group, ct).ConfigureAwait(false);
+            await session.StartConsumingAsync(_queueName, (ushort)_options.LocalCapacity, exclusive: false, ct).ConfigureAwait(false);
+            return session;
+        }
+        catch
+        {
+            await CloseQuietlyAsync(session).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private void LogConnectFailure(Exception cause)
+    {
+        cause = cause is AggregateException aggregate ? aggregate.GetBaseException() : cause;
+        if (cause is QueueNameConflictException)
+            _log.Warning("Failure connecting to {0}: queue {1} is held by another connection. Retrying in {2}",
+                _redactedHost, _queueName, _options.ReconnectDelay);
+        else
+            _log.Warning("Failure connecting to {0}: {1}: {2}. Retrying in {3}",
+                _redactedHost, cause.GetType().Name, Describe(cause), _options.ReconnectDelay);
+    }
+
+    private static string Describe(Exception cause)
+    {
+        var parts = new List<string>();
+        for (var e = cause; e is not null && parts.Count < 4; e = e.InnerException)
+            if (!parts.Contains(e.Message)) parts.Add(e.Message);
+        return string.Join(" ← ", parts);
+    }
+
+    private void StartPublish(IAmqpSession session, Publish publish)
+    {
+        if (publish.Reply.IsDone) return; // cancelled while waiting for a connection
+        Task confirmed;
+        try
+        {
+            confirmed = session.PublishAsync(publish.Exchange, publish.RoutingKey, publish.Body, CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            confirmed = Task.FromException(e);
+        }
+        if (confirmed.IsCompletedSuccessfully)
+        {
+            publish.Reply.TrySucceed(Done.Instance);
+            return;
+        }
+        var log = _log;
+        confirmed.ContinueWith(task => CompletePublish(task, publish, log), CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private static void CompletePublish(Task confirmed, Publish publish, ILoggingAdapter log)
+    {
+        var failure = confirmed.Exception?.GetBaseException();
+        switch (failure)
+        {
+            case null:
+                publish.Reply.TrySucceed(Done.Instance);
+                break;
+            case PublishRejectedException when publish.IsGroup:
+                // As channels_rabbitmq: a full member queue must not fail the whole group send.
+                log.Warning("A message to group {0} was dropped by a full queue", publish.Destination);
+                publish.Reply.TrySucceed(Done.Instance);
+                break;
+            case PublishRejectedException:
+                publish.Reply.TryFail(new ChannelFullException($"Channel {publish.Destination} is full."));
+                break;
+            case ConnectionLostException:
+                // At-most-once: the broker may or may not have it; never publish it twice.
+                log.Warning("The connection closed before the broker confirmed a message to {0}; it may be lost",
+                    publish.Destination);
+                publish.Reply.TrySucceed(Done.Instance);
+                break;
+            default:
+                publish.Reply.TryFail(failure);
+                break;
+        }
+    }
+
+    private void RunNextTopologyChange(IAmqpSession session)
+    {
+        if (_topologyChangeRunning || _topologyChanges.Count == 0) return;
+        var change = _topologyChanges.Peek();
+        _topologyChangeRunning = true;
+        var operation = change is Bind
+            ? session.BindAsync(_queueName, _options.GroupsExchange, change.Group, CancellationToken.None)
+            : session.UnbindAsync(_queueName, _options.GroupsExchange, change.Group, CancellationToken.None);
+        operation.PipeTo(Self,
+            success: () => new TopologyChangeDone(change, session, null),
+            failure: e => new TopologyChangeDone(change, session, e));
+    }
+
+    private async Task CloseForGoodAsync(IAmqpSession session)
+    {
+        await CloseQuietlyAsync(session).ConfigureAwait(false);
+    }
+
+    private static async Task CloseQuietlyAsync(IAmqpSession session)
+    {
+        try
+        {
+            await session.CloseAsync().ConfigureAwait(false);
+        }
+        catch
+        {
+            // Closing a broken connection can fail; there is nothing left to do with it.
+        }
+        try
+        {
+            await session.DisposeAsync().ConfigureAwait(false);
+        }
+        catch
+        {
+            // As above.
+        }
+    }
+}
+
+/// <summary>Another connection holds the layer's queue name.</summary>
+internal sealed class QueueNameConflictException(string queueName)
+    : Exception($"Queue {queueName} already exists: another connection holds it.");

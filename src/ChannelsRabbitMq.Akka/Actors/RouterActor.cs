@@ -1,0 +1,207 @@
+using Akka.Actor;
+using Akka.Event;
+using ChannelsRabbitMq.Akka.Transport;
+using ChannelsRabbitMq.Akka.Wire;
+
+namespace ChannelsRabbitMq.Akka.Actors;
+
+/// <summary>
+/// Dispatches each delivery to the <see cref="ChannelActor"/> of its channel, or, for a group
+/// message, to every local member of the group (members as known when it arrives: a channel
+/// that left the group a moment ago may still get a message routed before it left). It counts
+/// the copies of each delivery and acks it once all have been received or have expired, so a
+/// group message counts once against <c>LocalCapacity</c>. A group message with no local member
+/// is acked at once: it must not hold a prefetch slot.
+/// </summary>
+internal sealed class RouterActor : UntypedActor
+{
+    internal static readonly TimeSpan WarningInterval = TimeSpan.FromSeconds(5);
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly int _localCapacity;
+    private readonly TimeSpan _localExpiry;
+    private readonly TimeSpan _channelIdleAfter;
+    private readonly Dictionary<string, ChannelEntry> _channels = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string[]> _groupMembers = new(StringComparer.Ordinal);
+    private int _unacked;
+    private long _lastBackPressureWarning = long.MinValue / 2;
+    private long _lastExpiryWarning = long.MinValue / 2;
+    private bool _closed;
+
+    public RouterActor(int localCapacity, TimeSpan localExpiry, TimeSpan channelIdleAfter)
+    {
+        _localCapacity = localCapacity;
+        _localExpiry = localExpiry;
+        _channelIdleAfter = channelIdleAfter;
+    }
+
+    public static Props Props(int localCapacity, TimeSpan localExpiry, TimeSpan channelIdleAfter) =>
+        global::Akka.Actor.Props.Create(() => new RouterActor(localCapacity, localExpiry, channelIdleAfter));
+
+    /// <summary>A decoded delivery from the consumer.</summary>
+    public sealed record Inbound(IAmqpSession Session, ulong DeliveryTag, DecodedMessage Decoded);
+
+    /// <summary>A caller waits for the next message of <paramref name="Channel"/>.</summary>
+    public sealed record WaitForMessage(string Channel, PendingReply<IReadOnlyDictionary<string, object?>> Reply);
+
+    /// <summary>A waiting caller gave up.</summary>
+    public sealed record ReceiveCancelled(string Channel, PendingReply<IReadOnlyDictionary<string, object?>> Reply);
+
+    /// <summary>The local members of a group changed (from the group-membership actor).</summary>
+    public sealed record GroupMembersChanged(string Group, string[] Members);
+
+    /// <summary>A channel actor handed a copy to a receiver, or dropped it as expired.</summary>
+    public sealed record CopyConsumed(string Channel, Envelope Envelope, bool Expired);
+
+    /// <summary>A channel actor has been idle since it handled <paramref name="Handled"/> messages.</summary>
+    public sealed record ChannelIdle(string Channel, long Handled);
+
+    /// <summary>The connection that delivered these envelopes is gone.</summary>
+    public sealed record SessionLost(IAmqpSession Session);
+
+    /// <summary>The layer closes: fail all waiting receivers, drop buffers.</summary>
+    public sealed class Close
+    {
+        public static Close Instance { get; } = new();
+        private Close() { }
+    }
+
+    /// <summary>Asks for a snapshot of the biggest channel buffers (for statistics and tests).</summary>
+    public sealed class GetBacklog
+    {
+        public static GetBacklog Instance { get; } = new();
+        private GetBacklog() { }
+    }
+
+    /// <summary>Reply to <see cref="GetBacklog"/>.</summary>
+    public sealed record Backlog(int Unacked, int LiveChannels, IReadOnlyList<KeyValuePair<string, int>> Biggest);
+
+    private sealed class ChannelEntry(IActorRef actor)
+    {
+        public IActorRef Actor { get; } = actor;
+        public long Sent;
+        public int Buffered;
+    }
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case Inbound inbound:
+                Dispatch(inbound);
+                break;
+            case WaitForMessage receive:
+                if (_closed) { receive.Reply.TryFail(new ChannelLayerClosedException()); break; }
+                SendToChannel(receive.Channel, new ChannelActor.WaitForMessage(receive.Reply));
+                break;
+            case ReceiveCancelled cancelled:
+                if (_channels.ContainsKey(cancelled.Channel))
+                    SendToChannel(cancelled.Channel, new ChannelActor.ReceiveCancelled(cancelled.Reply));
+                break;
+            case CopyConsumed consumed:
+                OnCopyConsumed(consumed);
+                break;
+            case ChannelIdle idle:
+                if (_channels.TryGetValue(idle.Channel, out var entry) && entry.Sent == idle.Handled)
+                {
+                    _channels.Remove(idle.Channel);
+                    Context.Stop(entry.Actor);
+                }
+                break;
+            case GroupMembersChanged changed:
+                if (changed.Members.Length == 0) _groupMembers.Remove(changed.Group);
+                else _groupMembers[changed.Group] = changed.Members;
+                break;
+            case SessionLost:
+                // The exclusive queue died with the connection, so nothing will be redelivered:
+                // local copies stay deliverable; their acks go nowhere, which is harmless.
+                break;
+            case GetBacklog:
+                Sender.Tell(new Backlog(_unacked, _channels.Count, Biggest(int.MaxValue)));
+                break;
+            case Close:
+                _closed = true;
+                foreach (var channel in _channels.Values) channel.Actor.Tell(ChannelActor.Close.Instance);
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    private void Dispatch(Inbound inbound)
+    {
+        var decoded = inbound.Decoded;
+        if (_closed) return;
+        if (decoded.Channel is { } channel)
+        {
+            Enqueue(inbound, [channel]);
+        }
+        else if (decoded.Group is { } group && _groupMembers.TryGetValue(group, out var members))
+        {
+            Enqueue(inbound, members);
+        }
+        else
+        {
+            // No local member (any more): ack now, or it would hold a prefetch slot forever.
+            inbound.Session.Ack(inbound.DeliveryTag);
+            _log.Debug("Dropped a message for group {0}: no local member", decoded.Group);
+        }
+    }
+
+    private void Enqueue(Inbound inbound, string[] channels)
+    {
+        var envelope = new Envelope(inbound.Session, inbound.DeliveryTag, inbound.Decoded.Message, channels.Length, Environment.TickCount64);
+        _unacked++;
+        foreach (var channel in channels)
+        {
+            var entry = SendToChannel(channel, new ChannelActor.Enqueue(envelope));
+            entry.Buffered++;
+        }
+        if (_unacked >= _localCapacity && Due(ref _lastBackPressureWarning))
+            _log.Warning("Back-pressuring. Biggest queues: {0}", DescribeBiggest());
+    }
+
+    private void OnCopyConsumed(CopyConsumed consumed)
+    {
+        if (_channels.TryGetValue(consumed.Channel, out var entry)) entry.Buffered--;
+        var envelope = consumed.Envelope;
+        if (--envelope.RemainingCopies == 0)
+        {
+            _unacked--;
+            envelope.Session.Ack(envelope.DeliveryTag);
+        }
+        if (consumed.Expired && Due(ref _lastExpiryWarning))
+            _log.Warning("A message (or messages) expired locally. Biggest queues: {0}", DescribeBiggest());
+    }
+
+    private ChannelEntry SendToChannel(string channel, object message)
+    {
+        if (!_channels.TryGetValue(channel, out var entry))
+        {
+            entry = new ChannelEntry(Context.ActorOf(ChannelActor.Props(channel, _localExpiry, _channelIdleAfter)));
+            _channels.Add(channel, entry);
+        }
+        entry.Sent++;
+        entry.Actor.Tell(message);
+        return entry;
+    }
+
+    private static bool Due(ref long lastWarningMs)
+    {
+        var now = Environment.TickCount64;
+        if (now - lastWarningMs < (long)WarningInterval.TotalMilliseconds) return false;
+        lastWarningMs = now;
+        return true;
+    }
+
+    private string DescribeBiggest() =>
+        string.Join(", ", Biggest(3).Select(b => $"{b.Key} ({b.Value})"));
+
+    private List<KeyValuePair<string, int>> Biggest(int count) =>
+        _channels.Where(c => c.Value.Buffered > 0)
+            .OrderByDescending(c => c.Value.Buffered)
+            .Take(count)
+            .Select(c => new KeyValuePair<string, int>(c.Key, c.Value.Buffered))
+            .ToList();
+}

@@ -1,0 +1,198 @@
+using Akka.Actor;
+using ChannelsRabbitMq.Akka.Actors;
+using ChannelsRabbitMq.Akka.Transport;
+using ChannelsRabbitMq.Akka.Wire;
+
+namespace ChannelsRabbitMq.Akka;
+
+/// <summary>
+/// A channel layer on RabbitMQ, wire-compatible with the Python <c>channels_rabbitmq</c>: the
+/// Task API over the layer's actors. Validation and encoding happen on the caller's thread, so
+/// bad input throws before anything is published; everything else crosses into the actors by
+/// message. Thread-safe.
+/// </summary>
+public sealed class RabbitMqChannelLayer : IChannelLayer
+{
+    private static readonly IReadOnlyCollection<string> SupportedExtensions = ["groups"];
+
+    private readonly RabbitMqChannelLayerOptions _options;
+    private readonly ActorSystem _system;
+    private readonly CancellationTokenSource _closed = new();
+    private readonly Task<ChannelLayerActor.LayerActors> _actors;
+    private readonly object _closeLock = new();
+    private Task? _closeTask;
+
+    /// <summary>Starts a layer in <paramref name="system"/>; it connects in the background.</summary>
+    public RabbitMqChannelLayer(ActorSystem system, RabbitMqChannelLayerOptions options)
+        : this(system, options, transport: null)
+    {
+    }
+
+    internal RabbitMqChannelLayer(ActorSystem system, RabbitMqChannelLayerOptions options, IAmqpTransport? transport)
+    {
+        ArgumentNullException.ThrowIfNull(system);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _system = system;
+        QueueName = options.QueueName ?? Names.NewQueueName();
+        transport ??= new RabbitMqTransport(options, $"ChannelsRabbitMq.Akka {QueueName}");
+        var started = new TaskCompletionSource<ChannelLayerActor.LayerActors>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _actors = started.Task;
+        system.ActorOf(ChannelLayerActor.Props(options, QueueName, transport, started), $"channel-layer-{QueueName}");
+    }
+
+    /// <summary>The RabbitMQ queue of this layer: the part before <c>!</c> of its channel names.</summary>
+    public string QueueName { get; }
+
+    /// <inheritdoc />
+    public IReadOnlyCollection<string> Extensions => SupportedExtensions;
+
+    /// <inheritdoc />
+    public Task<string> NewChannelAsync(string prefix = "specific", CancellationToken cancellationToken = default)
+    {
+        ThrowIfClosed();
+        return Task.FromResult(Names.NewChannelName(QueueName, prefix));
+    }
+
+    /// <inheritdoc />
+    public Task SendAsync(string channel, IReadOnlyDictionary<string, object?> message, CancellationToken cancellationToken = default)
+    {
+        ThrowIfClosed();
+        ValidateDestinationChannel(channel);
+        ArgumentNullException.ThrowIfNull(message);
+        var body = WireCodec.Encode(message, channel, null, _options.MaxMessageSize);
+        return Publish(string.Empty, Names.QueueOf(channel), body, channel, isGroup: false, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task GroupSendAsync(string group, IReadOnlyDictionary<string, object?> message, CancellationToken cancellationToken = default)
+    {
+        ThrowIfClosed();
+        Names.ValidateGroup(group);
+        ArgumentNullException.ThrowIfNull(message);
+        var body = WireCodec.Encode(message, null, group, _options.MaxMessageSize);
+        return Publish(_options.GroupsExchange, group, body, group, isGroup: true, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyDictionary<string, object?>> ReceiveAsync(string channel, CancellationToken cancellationToken = default)
+    {
+        ThrowIfClosed();
+        ValidateOwnChannel(channel);
+        var reply = new PendingReply<IReadOnlyDictionary<string, object?>>(cancellationToken, _closed.Token);
+        if (reply.IsDone) return reply.Task;
+        return WithActors(reply, actors =>
+        {
+            var router = actors.Router;
+            reply.OnCancelled = r => router.Tell(new RouterActor.ReceiveCancelled(channel, r));
+            router.Tell(new RouterActor.WaitForMessage(channel, reply));
+        });
+    }
+
+    /// <inheritdoc />
+    public Task GroupAddAsync(string group, string channel, CancellationToken cancellationToken = default)
+    {
+        ThrowIfClosed();
+        Names.ValidateGroup(group);
+        ValidateOwnChannel(channel);
+        var reply = new PendingReply<Done>(cancellationToken, _closed.Token);
+        return WithActors(reply, actors => actors.Groups.Tell(new GroupMembershipActor.Add(group, channel, reply)));
+    }
+
+    /// <inheritdoc />
+    public Task GroupDiscardAsync(string group, string channel, CancellationToken cancellationToken = default)
+    {
+        ThrowIfClosed();
+        Names.ValidateGroup(group);
+        Names.ValidateChannel(channel);
+        var reply = new PendingReply<Done>(cancellationToken, _closed.Token);
+        return WithActors(reply, actors => actors.Groups.Tell(new GroupMembershipActor.Discard(group, channel, reply)));
+    }
+
+    /// <summary>
+    /// An open connection, for publishing to your own queues. Like the original's connection
+    /// future it completes only once the layer's queue is declared and every group binding is
+    /// replayed, and waits while the layer reconnects. Do not close it: the layer owns it.
+    /// </summary>
+    public Task<RabbitMQ.Client.IConnection> GetConnectionAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfClosed();
+        var reply = new PendingReply<RabbitMQ.Client.IConnection>(cancellationToken, _closed.Token);
+        return WithActors(reply, actors => actors.Connection.Tell(new ConnectionActor.GetConnection(reply)));
+    }
+
+    /// <inheritdoc />
+    public Task CloseAsync()
+    {
+        lock (_closeLock)
+        {
+            return _closeTask ??= CloseOnceAsync();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync() => await CloseAsync().ConfigureAwait(false);
+
+    private async Task CloseOnceAsync()
+    {
+        // From here on every call throws, and every pending call fails, with ChannelLayerClosedException.
+        _closed.Cancel();
+        ChannelLayerActor.LayerActors actors;
+        try
+        {
+            actors = await _actors.ConfigureAwait(false);
+        }
+        catch (ChannelLayerClosedException)
+        {
+            return;
+        }
+        var stopped = new TaskCompletionSource<Done>(TaskCreationOptions.RunContinuationsAsynchronously);
+        actors.Root.Tell(new ChannelLayerActor.Close(stopped));
+        // If the actor system is already gone, the actors are too.
+        await Task.WhenAny(stopped.Task, _system.WhenTerminated).ConfigureAwait(false);
+    }
+
+    private Task Publish(string exchange, string routingKey, byte[] body, string destination, bool isGroup, CancellationToken cancellationToken)
+    {
+        var reply = new PendingReply<Done>(cancellationToken, _closed.Token);
+        return WithActors(reply, actors =>
+            actors.Connection.Tell(new ConnectionActor.Publish(exchange, routingKey, body, destination, isGroup, reply)));
+    }
+
+    private Task<T> WithActors<T>(PendingReply<T> reply, Action<ChannelLayerActor.LayerActors> send)
+    {
+        if (reply.IsDone) return reply.Task;
+        if (_actors.IsCompletedSuccessfully)
+        {
+            send(_actors.Result);
+            return reply.Task;
+        }
+        _actors.ContinueWith(task =>
+        {
+            if (task.IsCompletedSuccessfully) send(task.Result);
+            else reply.TryFail(new ChannelLayerClosedException());
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return reply.Task;
+    }
+
+    private void ThrowIfClosed()
+    {
+        if (_closed.IsCancellationRequested) throw new ChannelLayerClosedException();
+    }
+
+    private static void ValidateDestinationChannel(string channel)
+    {
+        Names.ValidateChannel(channel);
+        if (!Names.IsProcessSpecific(channel))
+            throw new NotSupportedException(
+                $"'{channel}' is a normal channel (no '!'); this layer supports only process-specific channels. Use RabbitMQ directly for work queues.");
+    }
+
+    private void ValidateOwnChannel(string channel)
+    {
+        ValidateDestinationChannel(channel);
+        if (!string.Equals(Names.QueueOf(channel), QueueName, StringComparison.Ordinal))
+            throw new ArgumentException($"Channel '{channel}' does not belong to this layer (queue {QueueName}).", nameof(channel));
+    }
+}

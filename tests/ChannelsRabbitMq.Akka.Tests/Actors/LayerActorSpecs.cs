@@ -1,0 +1,265 @@
+using Akka.Actor;
+using ChannelsRabbitMq.Akka.Actors;
+using ChannelsRabbitMq.Akka.Wire;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ChannelsRabbitMq.Akka.Tests.Actors;
+
+/// <summary>
+/// Specs of the layer's actors through the transport seam: connection loss, retries, conflicts,
+/// nacks, acks and local expiry, driven by an in-memory broker. The same behaviours run against
+/// a real RabbitMQ in the integration tests.
+/// </summary>
+public sealed class LayerActorSpecs : global::Akka.TestKit.Xunit2.TestKit
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    private readonly FakeAmqpTransport _broker = new();
+
+    public LayerActorSpecs(ITestOutputHelper output) : base("akka.loglevel = DEBUG", output: output) { }
+
+    private RabbitMqChannelLayer NewLayer(Action<RabbitMqChannelLayerOptions>? configure = null)
+    {
+        var options = new RabbitMqChannelLayerOptions { ReconnectDelay = TimeSpan.FromMilliseconds(50) };
+        configure?.Invoke(options);
+        return new RabbitMqChannelLayer(Sys, options, _broker);
+    }
+
+    private static Dictionary<string, object?> Message(string text) => new() { ["type"] = "test.message", ["text"] = text };
+
+    [Fact]
+    public async Task Connection_actor_restarts_after_a_disconnect_and_replays_every_group_binding()
+    {
+        await using var layer = NewLayer();
+        var first = await _broker.NextConnectionAsync(Timeout);
+        var alice = await layer.NewChannelAsync();
+        var bob = await layer.NewChannelAsync();
+        await layer.GroupAddAsync("room-1", alice);
+        await layer.GroupAddAsync("room-2", bob);
+        await layer.GroupAddAsync("room-2", alice);
+
+        first.Drop();
+        var second = await _broker.NextConnectionAsync(Timeout);
+
+        Assert.NotSame(first, second);
+        Assert.Equal(["room-1", "room-2"], second.Bindings.Order());
+        await layer.GroupSendAsync("room-1", Message("after the reconnect"));
+        var received = await layer.ReceiveAsync(alice).WaitAsync(Timeout);
+        Assert.Equal("after the reconnect", received["text"]);
+    }
+
+    [Fact]
+    public async Task Failed_connection_attempts_are_logged_and_retried()
+    {
+        _broker.RefuseConnects(3);
+        RabbitMqChannelLayer? layer = null;
+
+        await EventFilter.Warning(contains: "Failure connecting").ExpectAsync(3, async () =>
+        {
+            layer = NewLayer();
+            await _broker.NextConnectionAsync(Timeout);
+        });
+
+        Assert.Equal(4, _broker.ConnectAttempts);
+        await layer!.CloseAsync();
+    }
+
+    [Fact]
+    public async Task A_send_issued_while_disconnected_waits_for_the_next_connection()
+    {
+        _broker.RefuseConnects(2);
+        await using var layer = NewLayer(o => o.ReconnectDelay = TimeSpan.FromMilliseconds(300));
+        var channel = await layer.NewChannelAsync();
+
+        var send = layer.SendAsync(channel, Message("queued while offline"));
+        Assert.False(send.IsCompleted);
+
+        await _broker.NextConnectionAsync(Timeout);
+        await send.WaitAsync(Timeout);
+        var received = await layer.ReceiveAsync(channel).WaitAsync(Timeout);
+        Assert.Equal("queued while offline", received["text"]);
+    }
+
+    [Fact]
+    public async Task A_send_waiting_for_a_connection_can_be_cancelled()
+    {
+        _broker.RefuseConnects(int.MaxValue);
+        await using var layer = NewLayer();
+        var channel = await layer.NewChannelAsync();
+        using var cts = new CancellationTokenSource();
+
+        var send = layer.SendAsync(channel, Message("never sent"), cts.Token);
+        cts.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send.WaitAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task A_queue_name_held_by_another_connection_is_retried_until_it_is_free()
+    {
+        _broker.ReportQueueConflicts(2);
+        RabbitMqChannelLayer? layer = null;
+
+        await EventFilter.Warning(contains: "is held by another connection").ExpectAsync(2, async () =>
+        {
+            layer = NewLayer();
+            await _broker.NextConnectionAsync(Timeout);
+        });
+
+        await layer!.CloseAsync();
+    }
+
+    [Fact]
+    public async Task A_nacked_send_throws_ChannelFullException()
+    {
+        await using var layer = NewLayer();
+        var channel = await layer.NewChannelAsync();
+        _broker.NackNextPublishes(1);
+
+        await Assert.ThrowsAsync<ChannelFullException>(() => layer.SendAsync(channel, Message("refused")).WaitAsync(Timeout));
+        await layer.SendAsync(channel, Message("accepted")).WaitAsync(Timeout);
+    }
+
+    [Fact]
+    public async Task A_nacked_group_send_logs_a_warning_and_completes()
+    {
+        await using var layer = NewLayer();
+        await _broker.NextConnectionAsync(Timeout);
+        _broker.NackNextPublishes(1);
+
+        await EventFilter.Warning(contains: "dropped by a full queue").ExpectOneAsync(async () =>
+            await layer.GroupSendAsync("room", Message("dropped")).WaitAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task A_group_message_with_no_local_member_is_acked_so_it_holds_no_prefetch_slot()
+    {
+        await using var layer = NewLayer(o => o.LocalCapacity = 1);
+        var session = await _broker.NextConnectionAsync(Timeout);
+        var channel = await layer.NewChannelAsync();
+
+        session.Inject(WireCodec.Encode(Message("for nobody"), null, "empty-group", 1 << 20));
+        await layer.SendAsync(channel, Message("next"));
+
+        var received = await layer.ReceiveAsync(channel).WaitAsync(Timeout);
+        Assert.Equal("next", received["text"]);
+        Assert.Contains(1UL, _broker.Acks);
+    }
+
+    [Fact]
+    public async Task A_malformed_body_is_logged_acked_and_dropped_and_delivery_goes_on()
+    {
+        await using var layer = NewLayer(o => o.LocalCapacity = 1);
+        var session = await _broker.NextConnectionAsync(Timeout);
+        var channel = await layer.NewChannelAsync();
+
+        await EventFilter.Warning(contains: "malformed").ExpectOneAsync(() =>
+        {
+            session.Inject([0xc1, 0x00, 0xff]);
+            return Task.CompletedTask;
+        });
+        await layer.SendAsync(channel, Message("still delivering"));
+
+        var received = await layer.ReceiveAsync(channel).WaitAsync(Timeout);
+        Assert.Equal("still delivering", received["text"]);
+    }
+
+    [Fact]
+    public async Task A_message_nobody_receives_expires_locally_with_a_warning_and_is_acked()
+    {
+        await using var layer = NewLayer(o =>
+        {
+            o.LocalCapacity = 1;
+            o.LocalExpiry = TimeSpan.FromMilliseconds(20);
+        });
+        var channel = await layer.NewChannelAsync();
+
+        await EventFilter.Warning(contains: "expired locally").ExpectOneAsync(async () =>
+            await layer.SendAsync(channel, Message("too old")));
+        await layer.SendAsync(channel, Message("fresh"));
+
+        var received = await layer.ReceiveAsync(channel).WaitAsync(Timeout);
+        Assert.Equal("fresh", received["text"]);
+        Assert.Contains(1UL, _broker.Acks);
+    }
+
+    [Fact]
+    public async Task Back_pressure_is_logged_with_the_biggest_channel_buffers()
+    {
+        await using var layer = NewLayer(o => o.LocalCapacity = 3);
+        var busy = await layer.NewChannelAsync();
+        var quiet = await layer.NewChannelAsync();
+
+        await EventFilter.Warning(contains: $"Back-pressuring. Biggest queues: {busy} (2), {quiet} (1)").ExpectOneAsync(async () =>
+        {
+            await layer.SendAsync(busy, Message("1"));
+            await layer.SendAsync(busy, Message("2"));
+            await layer.SendAsync(quiet, Message("3"));
+        });
+    }
+
+    [Fact]
+    public async Task A_group_message_for_two_local_members_counts_once_and_is_acked_after_both_received_it()
+    {
+        await using var layer = NewLayer(o => o.LocalCapacity = 1);
+        var session = await _broker.NextConnectionAsync(Timeout);
+        var alice = await layer.NewChannelAsync();
+        var bob = await layer.NewChannelAsync();
+        await layer.GroupAddAsync("room", alice);
+        await layer.GroupAddAsync("room", bob);
+
+        await layer.GroupSendAsync("room", Message("hello both"));
+        Assert.Equal("hello both", (await layer.ReceiveAsync(alice).WaitAsync(Timeout))["text"]);
+        Assert.Equal(1, session.Unacked);
+        Assert.Equal("hello both", (await layer.ReceiveAsync(bob).WaitAsync(Timeout))["text"]);
+
+        await AwaitAssertAsync(() => Assert.Equal(0, session.Unacked), Timeout);
+    }
+
+    [Fact]
+    public async Task A_cancelled_receive_leaves_the_message_for_the_next_receiver()
+    {
+        await using var layer = NewLayer();
+        var channel = await layer.NewChannelAsync();
+        using var cts = new CancellationTokenSource();
+        var cancelled = layer.ReceiveAsync(channel, cts.Token);
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+
+        await layer.SendAsync(channel, Message("kept"));
+
+        Assert.Equal("kept", (await layer.ReceiveAsync(channel).WaitAsync(Timeout))["text"]);
+    }
+
+    [Fact]
+    public async Task Closing_fails_pending_receives_and_every_later_call()
+    {
+        var layer = NewLayer();
+        var channel = await layer.NewChannelAsync();
+        var pending = layer.ReceiveAsync(channel);
+
+        await layer.CloseAsync().WaitAsync(Timeout);
+
+        await Assert.ThrowsAsync<ChannelLayerClosedException>(() => pending);
+        await Assert.ThrowsAsync<ChannelLayerClosedException>(() => layer.SendAsync(channel, Message("late")));
+        await Assert.ThrowsAsync<ChannelLayerClosedException>(() => layer.ReceiveAsync(channel));
+        await Assert.ThrowsAsync<ChannelLayerClosedException>(() => layer.NewChannelAsync());
+        await layer.CloseAsync().WaitAsync(Timeout);
+    }
+
+    [Fact]
+    public async Task An_idle_channel_actor_stops_and_costs_nothing()
+    {
+        await using var layer = NewLayer();
+        var channel = await layer.NewChannelAsync();
+        await layer.SendAsync(channel, Message("one"));
+        await layer.ReceiveAsync(channel).WaitAsync(Timeout);
+        var router = await Sys.ActorSelection($"/user/channel-layer-{layer.QueueName}/router").ResolveOne(Timeout);
+
+        await AwaitAssertAsync(async () =>
+        {
+            var backlog = await router.Ask<RouterActor.Backlog>(RouterActor.GetBacklog.Instance, Timeout);
+            Assert.Equal(0, backlog.LiveChannels);
+        }, Timeout, TimeSpan.FromMilliseconds(200));
+    }
+}
