@@ -11,7 +11,7 @@ namespace ChannelsRabbitMq.Akka;
 /// bad input throws before anything is published; everything else crosses into the actors by
 /// message. Thread-safe.
 /// </summary>
-public sealed class RabbitMqChannelLayer : IChannelLayer
+public sealed class RabbitMqChannelLayer : IActorChannelLayer
 {
     private static readonly IReadOnlyCollection<string> SupportedExtensions = ["groups"];
 
@@ -20,6 +20,7 @@ public sealed class RabbitMqChannelLayer : IChannelLayer
     private readonly CancellationTokenSource _closed = new();
     private readonly Task<ChannelLayerActor.LayerActors> _actors;
     private readonly object _closeLock = new();
+    private readonly LayerCounters _counters;
     private Task? _closeTask;
 
     /// <summary>Starts a layer in <paramref name="system"/>; it connects in the background.</summary>
@@ -39,7 +40,35 @@ public sealed class RabbitMqChannelLayer : IChannelLayer
         transport ??= new RabbitMqTransport(options, $"ChannelsRabbitMq.Akka {QueueName}");
         var started = new TaskCompletionSource<ChannelLayerActor.LayerActors>(TaskCreationOptions.RunContinuationsAsynchronously);
         _actors = started.Task;
-        system.ActorOf(ChannelLayerActor.Props(options, QueueName, transport, started), $"channel-layer-{QueueName}");
+        _counters = new LayerCounters(QueueName);
+        ChannelLayerTelemetry.Register(_counters);
+        Actor = system.ActorOf(ChannelLayerActor.Props(this, options, QueueName, transport, _counters, started), $"channel-layer-{QueueName}");
+    }
+
+    /// <inheritdoc />
+    public IActorRef Actor { get; }
+
+    /// <inheritdoc />
+    public ChannelLayerStatistics GetStatistics() => _counters.Snapshot();
+
+    /// <inheritdoc />
+    public Task SubscribeAsync(string channel, IActorRef subscriber, CancellationToken cancellationToken = default)
+    {
+        ThrowIfClosed();
+        ValidateOwnChannel(channel);
+        ArgumentNullException.ThrowIfNull(subscriber);
+        var reply = new PendingReply<Done>(cancellationToken, _closed.Token);
+        return WithActors(reply, actors => actors.Router.Tell(new RouterActor.Subscribe(channel, subscriber, reply)));
+    }
+
+    /// <inheritdoc />
+    public Task UnsubscribeAsync(string channel, IActorRef subscriber, CancellationToken cancellationToken = default)
+    {
+        ThrowIfClosed();
+        ValidateOwnChannel(channel);
+        ArgumentNullException.ThrowIfNull(subscriber);
+        var reply = new PendingReply<Done>(cancellationToken, _closed.Token);
+        return WithActors(reply, actors => actors.Router.Tell(new RouterActor.Unsubscribe(channel, subscriber, reply)));
     }
 
     /// <summary>The RabbitMQ queue of this layer: the part before <c>!</c> of its channel names.</summary>
@@ -138,6 +167,7 @@ public sealed class RabbitMqChannelLayer : IChannelLayer
     {
         // From here on every call throws, and every pending call fails, with ChannelLayerClosedException.
         _closed.Cancel();
+        ChannelLayerTelemetry.Unregister(_counters);
         ChannelLayerActor.LayerActors actors;
         try
         {

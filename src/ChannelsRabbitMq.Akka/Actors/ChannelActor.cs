@@ -16,6 +16,7 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
     private readonly TimeSpan _idleAfter;
     private readonly Queue<Envelope> _buffer = new();
     private readonly LinkedList<PendingReply<IReadOnlyDictionary<string, object?>>> _receivers = new();
+    private IActorRef? _subscriber;
 
     // Messages handled from the router: the router stops this actor only if it sent no more since.
     private long _handled;
@@ -41,6 +42,12 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
 
     /// <summary>A waiting caller gave up.</summary>
     public sealed record ReceiveCancelled(PendingReply<IReadOnlyDictionary<string, object?>> Reply);
+
+    /// <summary>Push every message to <paramref name="Subscriber"/> from now on.</summary>
+    public sealed record Subscribe(IActorRef Subscriber, PendingReply<Done> Reply);
+
+    /// <summary>End the subscription of <paramref name="Subscriber"/>.</summary>
+    public sealed record Unsubscribe(IActorRef Subscriber, PendingReply<Done> Reply);
 
     /// <summary>The layer closes: fail every waiting receiver.</summary>
     public sealed class Close
@@ -68,7 +75,11 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
             case Enqueue enqueue:
                 _handled++;
                 ExpireOld();
-                if (_buffer.Count > 0 || !TryHandOver(enqueue.Envelope))
+                if (_subscriber is not null)
+                {
+                    Push(enqueue.Envelope);
+                }
+                else if (_buffer.Count > 0 || !TryHandOver(enqueue.Envelope))
                 {
                     _buffer.Enqueue(enqueue.Envelope);
                     ScheduleExpiry();
@@ -78,6 +89,12 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
                 _handled++;
                 ExpireOld();
                 if (receive.Reply.IsDone) break;
+                if (_subscriber is not null)
+                {
+                    receive.Reply.TryFail(new InvalidOperationException(
+                        $"Channel {_channel} has a subscriber ({_subscriber.Path}); it cannot also be received from."));
+                    break;
+                }
                 if (_buffer.Count > 0)
                 {
                     if (receive.Reply.TrySucceed(_buffer.Peek().Message))
@@ -91,6 +108,36 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
             case ReceiveCancelled cancelled:
                 _handled++;
                 _receivers.Remove(cancelled.Reply);
+                break;
+            case Subscribe subscribe:
+                _handled++;
+                if (_subscriber is not null && !_subscriber.Equals(subscribe.Subscriber))
+                {
+                    subscribe.Reply.TryFail(new InvalidOperationException(
+                        $"Channel {_channel} already has a subscriber ({_subscriber.Path})."));
+                    break;
+                }
+                if (_subscriber is null)
+                {
+                    _subscriber = subscribe.Subscriber;
+                    Context.Watch(_subscriber);
+                    ExpireOld();
+                    while (_buffer.Count > 0) Push(_buffer.Dequeue());
+                    ScheduleExpiry();
+                }
+                subscribe.Reply.TrySucceed(Done.Instance);
+                break;
+            case Unsubscribe unsubscribe:
+                _handled++;
+                if (_subscriber is not null && _subscriber.Equals(unsubscribe.Subscriber))
+                {
+                    Context.Unwatch(_subscriber);
+                    _subscriber = null;
+                }
+                unsubscribe.Reply.TrySucceed(Done.Instance);
+                break;
+            case Terminated terminated:
+                if (_subscriber is not null && _subscriber.Equals(terminated.ActorRef)) _subscriber = null;
                 break;
             case ExpiryTick:
                 ExpireOld();
@@ -118,7 +165,7 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
     {
         get
         {
-            if (_buffer.Count > 0) return false;
+            if (_buffer.Count > 0 || _subscriber is not null) return false;
             // Receivers cancelled without telling us yet do not keep the channel alive.
             while (_receivers.First is { } first && first.Value.IsDone) _receivers.RemoveFirst();
             return _receivers.Count == 0;
@@ -143,6 +190,12 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
             }
         }
         return false;
+    }
+
+    private void Push(Envelope envelope)
+    {
+        _subscriber!.Tell(new ChannelLayerProtocol.Received(_channel, envelope.Message));
+        Delivered(envelope, expired: false);
     }
 
     private void Delivered(Envelope envelope, bool expired) =>

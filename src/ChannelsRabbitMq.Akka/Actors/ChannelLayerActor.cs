@@ -16,9 +16,11 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(10);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly RabbitMqChannelLayer _layer;
     private readonly RabbitMqChannelLayerOptions _options;
     private readonly string _queueName;
     private readonly IAmqpTransport _transport;
+    private readonly LayerCounters _counters;
     private readonly TaskCompletionSource<LayerActors> _started;
     private readonly List<TaskCompletionSource<Done>> _closeWaiters = [];
     private IActorRef _router = ActorRefs.Nobody;
@@ -26,8 +28,11 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
     private IActorRef _groups = ActorRefs.Nobody;
     private bool _closing;
 
-    public ChannelLayerActor(RabbitMqChannelLayerOptions options, string queueName, IAmqpTransport transport, TaskCompletionSource<LayerActors> started)
+    public ChannelLayerActor(RabbitMqChannelLayer layer, RabbitMqChannelLayerOptions options, string queueName, IAmqpTransport transport,
+        LayerCounters counters, TaskCompletionSource<LayerActors> started)
     {
+        _layer = layer;
+        _counters = counters;
         _options = options;
         _queueName = queueName;
         _transport = transport;
@@ -36,8 +41,9 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(RabbitMqChannelLayerOptions options, string queueName, IAmqpTransport transport, TaskCompletionSource<LayerActors> started) =>
-        global::Akka.Actor.Props.Create(() => new ChannelLayerActor(options, queueName, transport, started));
+    public static Props Props(RabbitMqChannelLayer layer, RabbitMqChannelLayerOptions options, string queueName, IAmqpTransport transport,
+        LayerCounters counters, TaskCompletionSource<LayerActors> started) =>
+        global::Akka.Actor.Props.Create(() => new ChannelLayerActor(layer, options, queueName, transport, counters, started));
 
     /// <summary>The actors the facade talks to directly.</summary>
     public sealed record LayerActors(IActorRef Root, IActorRef Connection, IActorRef Router, IActorRef Groups);
@@ -64,8 +70,8 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
     protected override void PreStart()
     {
         var localExpiry = _options.EffectiveLocalExpiry;
-        _router = Context.ActorOf(RouterActor.Props(_options.LocalCapacity, localExpiry, ChannelIdleAfter), "router");
-        _connection = Context.ActorOf(ConnectionActor.Props(_options, _queueName, _transport, _router), "connection");
+        _router = Context.ActorOf(RouterActor.Props(_counters, _options.LocalCapacity, localExpiry, ChannelIdleAfter), "router");
+        _connection = Context.ActorOf(ConnectionActor.Props(_options, _queueName, _transport, _router, _counters), "connection");
         _groups = Context.ActorOf(GroupMembershipActor.Props(_router, _connection), "groups");
         _started.TrySetResult(new LayerActors(Self, _connection, _router, _groups));
     }
@@ -74,6 +80,34 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
     {
         switch (message)
         {
+            // The public protocol: the same operations as the Task API, answered by message.
+            case ChannelLayerProtocol.Send send:
+                Answer(() => _layer.SendAsync(send.Channel, send.Message));
+                break;
+            case ChannelLayerProtocol.GroupSend groupSend:
+                Answer(() => _layer.GroupSendAsync(groupSend.Group, groupSend.Message));
+                break;
+            case ChannelLayerProtocol.GroupAdd groupAdd:
+                Answer(() => _layer.GroupAddAsync(groupAdd.Group, groupAdd.Channel));
+                break;
+            case ChannelLayerProtocol.GroupDiscard groupDiscard:
+                Answer(() => _layer.GroupDiscardAsync(groupDiscard.Group, groupDiscard.Channel));
+                break;
+            case ChannelLayerProtocol.Subscribe subscribe:
+                Answer(() => _layer.SubscribeAsync(subscribe.Channel, subscribe.Subscriber));
+                break;
+            case ChannelLayerProtocol.Unsubscribe unsubscribe:
+                Answer(() => _layer.UnsubscribeAsync(unsubscribe.Channel, unsubscribe.Subscriber));
+                break;
+            case ChannelLayerProtocol.NewChannel newChannel:
+                Answer(() => _layer.NewChannelAsync(newChannel.Prefix), channel => new ChannelLayerProtocol.ChannelCreated(channel));
+                break;
+            case ChannelLayerProtocol.Receive receive:
+                Answer(() => _layer.ReceiveAsync(receive.Channel), message => new ChannelLayerProtocol.Received(receive.Channel, message));
+                break;
+            case ChannelLayerProtocol.GetStatistics:
+                Sender.Tell(_counters.Snapshot());
+                break;
             case GroupMembershipActor.GetGroups:
                 _groups.Forward(message);
                 break;
@@ -96,6 +130,30 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
                 Unhandled(message);
                 break;
         }
+    }
+
+    private void Answer(Func<Task> operation) =>
+        Answer(async () =>
+        {
+            await operation().ConfigureAwait(false);
+            return global::Akka.Done.Instance;
+        }, done => done);
+
+    private void Answer<T>(Func<Task<T>> operation, Func<T, object> reply)
+    {
+        var sender = Sender;
+        Task<T> task;
+        try
+        {
+            task = operation();
+        }
+        catch (Exception e)
+        {
+            sender.Tell(new Status.Failure(e));
+            return;
+        }
+        task.PipeTo(sender, success: result => reply(result!),
+            failure: e => new Status.Failure(e is AggregateException a ? a.GetBaseException() : e));
     }
 
     protected override void PostStop()

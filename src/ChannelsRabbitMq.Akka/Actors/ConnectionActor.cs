@@ -25,6 +25,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
     private readonly string _queueName;
     private readonly IAmqpTransport _transport;
     private readonly IActorRef _router;
+    private readonly LayerCounters _counters;
     private readonly string _redactedHost;
     private readonly Queue<TopologyChange> _topologyChanges = new();
     private IAmqpSession? _session;
@@ -32,8 +33,16 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
     private bool _shuttingDown;
     private int _attempt;
 
-    public ConnectionActor(RabbitMqChannelLayerOptions options, string queueName, IAmqpTransport transport, IActorRef router)
+    // Survives restarts (the actor instance does not): set through the counters' first connection.
+    private bool EverConnected
     {
+        get => _counters.EverConnected;
+        set => _counters.EverConnected = value;
+    }
+
+    public ConnectionActor(RabbitMqChannelLayerOptions options, string queueName, IAmqpTransport transport, IActorRef router, LayerCounters counters)
+    {
+        _counters = counters;
         _options = options;
         _queueName = queueName;
         _transport = transport;
@@ -45,8 +54,8 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(RabbitMqChannelLayerOptions options, string queueName, IAmqpTransport transport, IActorRef router) =>
-        global::Akka.Actor.Props.Create(() => new ConnectionActor(options, queueName, transport, router));
+    public static Props Props(RabbitMqChannelLayerOptions options, string queueName, IAmqpTransport transport, IActorRef router, LayerCounters counters) =>
+        global::Akka.Actor.Props.Create(() => new ConnectionActor(options, queueName, transport, router, counters));
 
     /// <summary>Publish an encoded message; a nack on a direct send fails the caller with <see cref="ChannelFullException"/>.</summary>
     public sealed record Publish(string Exchange, string RoutingKey, byte[] Body, string Destination, bool IsGroup, PendingReply<Done> Reply);
@@ -104,6 +113,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
 
     protected override void PostStop()
     {
+        _counters.ConnectionDown();
         // A restart or a stop must not leave a connection behind.
         var session = _session;
         _session = null;
@@ -130,6 +140,8 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                     break;
                 }
                 _session = connected.Session;
+                _counters.ConnectionUp(isReconnect: EverConnected);
+                EverConnected = true;
                 _log.Info("Connected to {0} with queue {1}{2}", _redactedHost, _queueName,
                     _attempt > 1 ? $" after {_attempt} attempts" : "");
                 Become(Active);
@@ -252,6 +264,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
         var self = Self;
         var router = _router;
         var log = _log;
+        var counters = _counters;
         var queueName = _queueName;
         return new AmqpSessionHandlers(
             OnDelivery: (session, deliveryTag, body) =>
@@ -264,6 +277,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                 }
                 catch (MalformedMessageException e)
                 {
+                    counters.Malformed();
                     log.Warning("Dropped a malformed message from queue {0}: {1}", queueName, e.Message);
                     session.Ack(deliveryTag);
                     return;
@@ -336,17 +350,21 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
         }
         if (confirmed.IsCompletedSuccessfully)
         {
+            _counters.MessageSent();
             publish.Reply.TrySucceed(Done.Instance);
             return;
         }
         var log = _log;
-        confirmed.ContinueWith(task => CompletePublish(task, publish, log), CancellationToken.None,
+        var counters = _counters;
+        confirmed.ContinueWith(task => CompletePublish(task, publish, log, counters), CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
-    private static void CompletePublish(Task confirmed, Publish publish, ILoggingAdapter log)
+    private static void CompletePublish(Task confirmed, Publish publish, ILoggingAdapter log, LayerCounters counters)
     {
         var failure = confirmed.Exception?.GetBaseException();
+        if (failure is null) counters.MessageSent();
+        else if (failure is PublishRejectedException) counters.ChannelWasFull();
         switch (failure)
         {
             case null:

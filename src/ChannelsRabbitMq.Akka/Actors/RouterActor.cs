@@ -13,11 +13,12 @@ namespace ChannelsRabbitMq.Akka.Actors;
 /// group message counts once against <c>LocalCapacity</c>. A group message with no local member
 /// is acked at once: it must not hold a prefetch slot.
 /// </summary>
-internal sealed class RouterActor : UntypedActor
+internal sealed class RouterActor : UntypedActor, IWithTimers
 {
     internal static readonly TimeSpan WarningInterval = TimeSpan.FromSeconds(5);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly LayerCounters _counters;
     private readonly int _localCapacity;
     private readonly TimeSpan _localExpiry;
     private readonly TimeSpan _channelIdleAfter;
@@ -28,21 +29,28 @@ internal sealed class RouterActor : UntypedActor
     private long _lastExpiryWarning = long.MinValue / 2;
     private bool _closed;
 
-    public RouterActor(int localCapacity, TimeSpan localExpiry, TimeSpan channelIdleAfter)
+    public RouterActor(LayerCounters counters, int localCapacity, TimeSpan localExpiry, TimeSpan channelIdleAfter)
     {
+        _counters = counters;
         _localCapacity = localCapacity;
         _localExpiry = localExpiry;
         _channelIdleAfter = channelIdleAfter;
     }
 
-    public static Props Props(int localCapacity, TimeSpan localExpiry, TimeSpan channelIdleAfter) =>
-        global::Akka.Actor.Props.Create(() => new RouterActor(localCapacity, localExpiry, channelIdleAfter));
+    public static Props Props(LayerCounters counters, int localCapacity, TimeSpan localExpiry, TimeSpan channelIdleAfter) =>
+        global::Akka.Actor.Props.Create(() => new RouterActor(counters, localCapacity, localExpiry, channelIdleAfter));
 
     /// <summary>A decoded delivery from the consumer.</summary>
     public sealed record Inbound(IAmqpSession Session, ulong DeliveryTag, DecodedMessage Decoded);
 
     /// <summary>A caller waits for the next message of <paramref name="Channel"/>.</summary>
     public sealed record WaitForMessage(string Channel, PendingReply<IReadOnlyDictionary<string, object?>> Reply);
+
+    /// <summary>Push every message of <paramref name="Channel"/> to an actor.</summary>
+    public sealed record Subscribe(string Channel, IActorRef Subscriber, PendingReply<Done> Reply);
+
+    /// <summary>End a subscription.</summary>
+    public sealed record Unsubscribe(string Channel, IActorRef Subscriber, PendingReply<Done> Reply);
 
     /// <summary>A waiting caller gave up.</summary>
     public sealed record ReceiveCancelled(string Channel, PendingReply<IReadOnlyDictionary<string, object?>> Reply);
@@ -76,6 +84,17 @@ internal sealed class RouterActor : UntypedActor
     /// <summary>Reply to <see cref="GetBacklog"/>.</summary>
     public sealed record Backlog(int Unacked, int LiveChannels, IReadOnlyList<KeyValuePair<string, int>> Biggest);
 
+    private sealed class RefreshStatistics
+    {
+        public static RefreshStatistics Instance { get; } = new();
+        private RefreshStatistics() { }
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override void PreStart() =>
+        Timers.StartPeriodicTimer(RefreshStatistics.Instance, RefreshStatistics.Instance, TimeSpan.FromSeconds(1));
+
     private sealed class ChannelEntry(IActorRef actor)
     {
         public IActorRef Actor { get; } = actor;
@@ -94,6 +113,19 @@ internal sealed class RouterActor : UntypedActor
                 if (_closed) { receive.Reply.TryFail(new ChannelLayerClosedException()); break; }
                 SendToChannel(receive.Channel, new ChannelActor.WaitForMessage(receive.Reply));
                 break;
+            case Subscribe subscribe:
+                if (_closed) { subscribe.Reply.TryFail(new ChannelLayerClosedException()); break; }
+                SendToChannel(subscribe.Channel, new ChannelActor.Subscribe(subscribe.Subscriber, subscribe.Reply));
+                break;
+            case Unsubscribe unsubscribe:
+                if (_channels.ContainsKey(unsubscribe.Channel))
+                    SendToChannel(unsubscribe.Channel, new ChannelActor.Unsubscribe(unsubscribe.Subscriber, unsubscribe.Reply));
+                else
+                    unsubscribe.Reply.TrySucceed(Done.Instance);
+                break;
+            case RefreshStatistics:
+                _counters.BiggestBuffers(Biggest(3));
+                break;
             case ReceiveCancelled cancelled:
                 if (_channels.ContainsKey(cancelled.Channel))
                     SendToChannel(cancelled.Channel, new ChannelActor.ReceiveCancelled(cancelled.Reply));
@@ -106,6 +138,7 @@ internal sealed class RouterActor : UntypedActor
                 {
                     _channels.Remove(idle.Channel);
                     Context.Stop(entry.Actor);
+                    _counters.Backlog(_unacked, _channels.Count);
                 }
                 break;
             case GroupMembersChanged changed:
@@ -145,6 +178,7 @@ internal sealed class RouterActor : UntypedActor
         {
             // No local member (any more): ack now, or it would hold a prefetch slot forever.
             inbound.Session.Ack(inbound.DeliveryTag);
+            _counters.DroppedNoRecipient();
             _log.Debug("Dropped a message for group {0}: no local member", decoded.Group);
         }
     }
@@ -158,6 +192,8 @@ internal sealed class RouterActor : UntypedActor
             var entry = SendToChannel(channel, new ChannelActor.Enqueue(envelope));
             entry.Buffered++;
         }
+        if (inbound.Decoded.Group is not null) _counters.GroupDelivered(channels.Length);
+        _counters.Backlog(_unacked, _channels.Count);
         if (_unacked >= _localCapacity && Due(ref _lastBackPressureWarning))
             _log.Warning("Back-pressuring. Biggest queues: {0}", DescribeBiggest());
     }
@@ -166,11 +202,14 @@ internal sealed class RouterActor : UntypedActor
     {
         if (_channels.TryGetValue(consumed.Channel, out var entry)) entry.Buffered--;
         var envelope = consumed.Envelope;
+        if (consumed.Expired) _counters.ExpiredLocally();
+        else _counters.MessageReceived();
         if (--envelope.RemainingCopies == 0)
         {
             _unacked--;
             envelope.Session.Ack(envelope.DeliveryTag);
         }
+        _counters.Backlog(_unacked, _channels.Count);
         if (consumed.Expired && Due(ref _lastExpiryWarning))
             _log.Warning("A message (or messages) expired locally. Biggest queues: {0}", DescribeBiggest());
     }

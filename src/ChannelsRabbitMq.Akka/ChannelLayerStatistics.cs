@@ -1,0 +1,32 @@
+namespace ChannelsRabbitMq.Akka;
+
+/// <summary>A snapshot of a layer's state and counters since it started.</summary>
+/// <param name="QueueName">The layer's queue.</param>
+/// <param name="Connected">Whether the layer is connected (queue declared, bindings replayed) right now.</param>
+/// <param name="DisconnectedSince">When the layer last lost (or has not yet made) its connection; null while connected.</param>
+/// <param name="Reconnects">Connections established after the first.</param>
+/// <param name="MessagesSent">Sends and group sends the broker confirmed.</param>
+/// <param name="MessagesReceived">Messages handed to a receiver or subscriber.</param>
+/// <param name="GroupFanOutDeliveries">Local copies made of group messages (one per local member).</param>
+/// <param name="ChannelFull">Sends refused because the destination queue was full (group sends included).</param>
+/// <param name="ExpiredLocally">Messages dropped because nobody received them within the local expiry.</param>
+/// <param name="DroppedNoRecipient">Group messages that arrived when the group had no local member.</param>
+/// <param name="Malformed">Deliveries dropped because their body was not a valid message.</param>
+/// <param name="LocalBacklog">Deliveries held in memory, not yet acked (at most <c>LocalCapacity</c>).</param>
+/// <param name="LiveChannels">Channels with buffered messages, waiting receivers or a subscriber.</param>
+/// <param name="BiggestBuffers">The channels with the most buffered messages, biggest first (refreshed about every second).</param>
+public sealed record ChannelLayerStatistics(
+    string QueueName,
+    bool Connected,
+    DateTimeOffset? DisconnectedSince,
+    long Reconnects,
+    long MessagesSent,
+    long MessagesReceived,
+    long GroupFanOutDeliveries,
+    long ChannelFull,
+    long ExpiredLocally,
+    long DroppedNoRecipient,
+    long Malformed,
+    int LocalBacklog,
+    int LiveChannels,
+    IReadOnlyList<KeyValuePair<string, int>> BiggestBuffers);

@@ -1,0 +1,103 @@
+namespace ChannelsRabbitMq.Akka;
+
+/// <summary>
+/// One layer's counters and gauges: written by its actors (atomically), read by
+/// <see cref="IActorChannelLayer.GetStatistics"/> and the meter from any thread.
+/// </summary>
+internal sealed class LayerCounters
+{
+    private long _sent;
+    private long _received;
+    private long _groupDeliveries;
+    private long _channelFull;
+    private long _expiredLocally;
+    private long _droppedNoRecipient;
+    private long _malformed;
+    private long _reconnects;
+    private long _disconnectedSinceUtcTicks = DateTimeOffset.UtcNow.UtcTicks;
+    private volatile bool _connected;
+    private volatile int _localBacklog;
+    private volatile int _liveChannels;
+    private volatile IReadOnlyList<KeyValuePair<string, int>> _biggest = [];
+
+    public LayerCounters(string queueName)
+    {
+        QueueName = queueName;
+        Tag = new KeyValuePair<string, object?>(ChannelLayerTelemetry.QueueTag, queueName);
+    }
+
+    public string QueueName { get; }
+
+    /// <summary>Set by the connection actor on its first connection (it outlives the actor's restarts).</summary>
+    public bool EverConnected { get; set; }
+
+    public KeyValuePair<string, object?> Tag { get; }
+
+    public bool Connected => _connected;
+
+    public int LocalBacklog => _localBacklog;
+
+    public int LiveChannels => _liveChannels;
+
+    public void MessageSent() => Count(ref _sent, ChannelLayerTelemetry.Sent, 1);
+
+    public void MessageReceived() => Count(ref _received, ChannelLayerTelemetry.Received, 1);
+
+    public void GroupDelivered(int copies) => Count(ref _groupDeliveries, ChannelLayerTelemetry.GroupDeliveries, copies);
+
+    public void ChannelWasFull() => Count(ref _channelFull, ChannelLayerTelemetry.ChannelFull, 1);
+
+    public void ExpiredLocally() => Count(ref _expiredLocally, ChannelLayerTelemetry.ExpiredLocally, 1);
+
+    public void DroppedNoRecipient() => Count(ref _droppedNoRecipient, ChannelLayerTelemetry.DroppedNoRecipient, 1);
+
+    public void Malformed() => Count(ref _malformed, ChannelLayerTelemetry.Malformed, 1);
+
+    public void ConnectionUp(bool isReconnect)
+    {
+        if (isReconnect) Count(ref _reconnects, ChannelLayerTelemetry.Reconnects, 1);
+        Interlocked.Exchange(ref _disconnectedSinceUtcTicks, 0);
+        _connected = true;
+    }
+
+    public void ConnectionDown()
+    {
+        if (!_connected) return;
+        _connected = false;
+        Interlocked.Exchange(ref _disconnectedSinceUtcTicks, DateTimeOffset.UtcNow.UtcTicks);
+    }
+
+    public void Backlog(int unacked, int liveChannels)
+    {
+        _localBacklog = unacked;
+        _liveChannels = liveChannels;
+    }
+
+    public void BiggestBuffers(IReadOnlyList<KeyValuePair<string, int>> biggest) => _biggest = biggest;
+
+    public ChannelLayerStatistics Snapshot()
+    {
+        var since = Interlocked.Read(ref _disconnectedSinceUtcTicks);
+        return new ChannelLayerStatistics(
+            QueueName,
+            _connected,
+            _connected || since == 0 ? null : new DateTimeOffset(since, TimeSpan.Zero),
+            Interlocked.Read(ref _reconnects),
+            Interlocked.Read(ref _sent),
+            Interlocked.Read(ref _received),
+            Interlocked.Read(ref _groupDeliveries),
+            Interlocked.Read(ref _channelFull),
+            Interlocked.Read(ref _expiredLocally),
+            Interlocked.Read(ref _droppedNoRecipient),
+            Interlocked.Read(ref _malformed),
+            _localBacklog,
+            _liveChannels,
+            _biggest);
+    }
+
+    private void Count(ref long field, System.Diagnostics.Metrics.Counter<long> counter, int amount)
+    {
+        Interlocked.Add(ref field, amount);
+        if (counter.Enabled) counter.Add(amount, Tag);
+    }
+}
