@@ -273,7 +273,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                 DecodedMessage decoded;
                 try
                 {
-                    decoded = WireCodec.Decode(body.Span);
+                    decoded = WireCodec.Decode(body);
                 }
                 catch (MalformedMessageException e)
                 {
