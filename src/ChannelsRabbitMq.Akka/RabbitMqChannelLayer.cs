@@ -14,12 +14,16 @@ namespace ChannelsRabbitMq.Akka;
 public sealed class RabbitMqChannelLayer : IActorChannelLayer
 {
     private static readonly IReadOnlyCollection<string> SupportedExtensions = ["groups"];
+    private static long _instances;
 
     private readonly RabbitMqChannelLayerOptions _options;
     private readonly ActorSystem _system;
     private readonly CancellationTokenSource _closed = new();
     private readonly Task<ChannelLayerActor.LayerActors> _actors;
     private readonly object _closeLock = new();
+    private readonly object _startLock = new();
+    private readonly Queue<Action<ChannelLayerActor.LayerActors?>> _waitingForStart = new();
+    private volatile bool _started;
     private readonly LayerCounters _counters;
     private Task? _closeTask;
 
@@ -42,11 +46,19 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer
         _actors = started.Task;
         _counters = new LayerCounters(QueueName);
         ChannelLayerTelemetry.Register(_counters);
-        Actor = system.ActorOf(ChannelLayerActor.Props(this, options, QueueName, transport, _counters, started), $"channel-layer-{QueueName}");
+        _actors.ContinueWith(DrainWaitingForStart, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        // Unique per instance: two layers in one actor system may share a queue name (and then
+        // conflict on the broker, as two processes would).
+        var instance = Interlocked.Increment(ref _instances);
+        Actor = system.ActorOf(ChannelLayerActor.Props(this, options, QueueName, transport, _counters, started),
+            $"channel-layer-{QueueName}-{instance}");
     }
 
     /// <inheritdoc />
     public IActorRef Actor { get; }
+
+    /// <summary>The router actor, for specs.</summary>
+    internal Task<IActorRef> RouterAsync => _actors.ContinueWith(t => t.Result.Router, TaskScheduler.Default);
 
     /// <inheritdoc />
     public ChannelLayerStatistics GetStatistics() => _counters.Snapshot();
@@ -151,6 +163,17 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer
         return WithActors(reply, actors => actors.Connection.Tell(new ConnectionActor.GetConnection(reply)));
     }
 
+    /// <summary>
+    /// Completes once the layer is connected: its queue declared, every group binding replayed
+    /// and its consumer started. Waits while it (re)connects. For readiness checks and tests.
+    /// </summary>
+    public Task WaitForConnectionAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfClosed();
+        var reply = new PendingReply<Done>(cancellationToken, _closed.Token);
+        return WithActors(reply, actors => actors.Connection.Tell(new ConnectionActor.AwaitConnected(reply)));
+    }
+
     /// <inheritdoc />
     public Task CloseAsync()
     {
@@ -193,17 +216,36 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer
     private Task<T> WithActors<T>(PendingReply<T> reply, Action<ChannelLayerActor.LayerActors> send)
     {
         if (reply.IsDone) return reply.Task;
-        if (_actors.IsCompletedSuccessfully)
+        if (_started)
         {
             send(_actors.Result);
             return reply.Task;
         }
-        _actors.ContinueWith(task =>
+        lock (_startLock)
         {
-            if (task.IsCompletedSuccessfully) send(task.Result);
-            else reply.TryFail(new ChannelLayerClosedException());
-        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            if (!_started)
+            {
+                // The actors are still starting: keep calls in order until they are up.
+                _waitingForStart.Enqueue(actors =>
+                {
+                    if (actors is null) reply.TryFail(new ChannelLayerClosedException());
+                    else send(actors);
+                });
+                return reply.Task;
+            }
+        }
+        send(_actors.Result);
         return reply.Task;
+    }
+
+    private void DrainWaitingForStart(Task<ChannelLayerActor.LayerActors> started)
+    {
+        var actors = started.IsCompletedSuccessfully ? started.Result : null;
+        lock (_startLock)
+        {
+            while (_waitingForStart.TryDequeue(out var send)) send(actors);
+            _started = started.IsCompletedSuccessfully;
+        }
     }
 
     private void ThrowIfClosed()

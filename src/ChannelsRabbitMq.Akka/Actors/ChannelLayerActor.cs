@@ -16,7 +16,7 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(10);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly RabbitMqChannelLayer _layer;
+    private readonly IActorChannelLayer _layer;
     private readonly RabbitMqChannelLayerOptions _options;
     private readonly string _queueName;
     private readonly IAmqpTransport _transport;
@@ -80,33 +80,7 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
     {
         switch (message)
         {
-            // The public protocol: the same operations as the Task API, answered by message.
-            case ChannelLayerProtocol.Send send:
-                Answer(() => _layer.SendAsync(send.Channel, send.Message));
-                break;
-            case ChannelLayerProtocol.GroupSend groupSend:
-                Answer(() => _layer.GroupSendAsync(groupSend.Group, groupSend.Message));
-                break;
-            case ChannelLayerProtocol.GroupAdd groupAdd:
-                Answer(() => _layer.GroupAddAsync(groupAdd.Group, groupAdd.Channel));
-                break;
-            case ChannelLayerProtocol.GroupDiscard groupDiscard:
-                Answer(() => _layer.GroupDiscardAsync(groupDiscard.Group, groupDiscard.Channel));
-                break;
-            case ChannelLayerProtocol.Subscribe subscribe:
-                Answer(() => _layer.SubscribeAsync(subscribe.Channel, subscribe.Subscriber));
-                break;
-            case ChannelLayerProtocol.Unsubscribe unsubscribe:
-                Answer(() => _layer.UnsubscribeAsync(unsubscribe.Channel, unsubscribe.Subscriber));
-                break;
-            case ChannelLayerProtocol.NewChannel newChannel:
-                Answer(() => _layer.NewChannelAsync(newChannel.Prefix), channel => new ChannelLayerProtocol.ChannelCreated(channel));
-                break;
-            case ChannelLayerProtocol.Receive receive:
-                Answer(() => _layer.ReceiveAsync(receive.Channel), message => new ChannelLayerProtocol.Received(receive.Channel, message));
-                break;
-            case ChannelLayerProtocol.GetStatistics:
-                Sender.Tell(_counters.Snapshot());
+            case var request when ProtocolHandler.TryAnswer(request, _layer, Sender):
                 break;
             case GroupMembershipActor.GetGroups:
                 _groups.Forward(message);
@@ -130,30 +104,6 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
                 Unhandled(message);
                 break;
         }
-    }
-
-    private void Answer(Func<Task> operation) =>
-        Answer(async () =>
-        {
-            await operation().ConfigureAwait(false);
-            return global::Akka.Done.Instance;
-        }, done => done);
-
-    private void Answer<T>(Func<Task<T>> operation, Func<T, object> reply)
-    {
-        var sender = Sender;
-        Task<T> task;
-        try
-        {
-            task = operation();
-        }
-        catch (Exception e)
-        {
-            sender.Tell(new Status.Failure(e));
-            return;
-        }
-        task.PipeTo(sender, success: result => reply(result!),
-            failure: e => new Status.Failure(e is AggregateException a ? a.GetBaseException() : e));
     }
 
     protected override void PostStop()

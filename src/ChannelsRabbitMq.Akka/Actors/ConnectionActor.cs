@@ -72,6 +72,9 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
     /// <summary>Asks for the open connection, once the queue is declared and bindings replayed.</summary>
     public sealed record GetConnection(PendingReply<RabbitMQ.Client.IConnection> Reply);
 
+    /// <summary>Completes once connected (queue declared, bindings replayed).</summary>
+    public sealed record AwaitConnected(PendingReply<Done> Reply);
+
     /// <summary>Close the connection for good; answered with <see cref="ShutdownComplete"/>.</summary>
     public sealed class Shutdown
     {
@@ -207,6 +210,9 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                 if (session.Connection is { } connection) get.Reply.TrySucceed(connection);
                 else get.Reply.TryFail(new NotSupportedException("This transport has no RabbitMQ.Client connection."));
                 break;
+            case AwaitConnected awaitConnected:
+                awaitConnected.Reply.TrySucceed(Done.Instance);
+                break;
             case IsConnected:
                 Sender.Tell(session.IsOpen);
                 break;
@@ -246,6 +252,9 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                 break;
             case GetConnection get:
                 get.Reply.TryFail(new ChannelLayerClosedException());
+                break;
+            case AwaitConnected awaitConnected:
+                awaitConnected.Reply.TryFail(new ChannelLayerClosedException());
                 break;
             case Connected connected:
                 _ = CloseQuietlyAsync(connected.Session);

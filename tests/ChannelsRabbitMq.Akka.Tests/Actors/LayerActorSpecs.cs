@@ -254,7 +254,7 @@ public sealed class LayerActorSpecs : global::Akka.TestKit.Xunit2.TestKit
         var channel = await layer.NewChannelAsync();
         await layer.SendAsync(channel, Message("one"));
         await layer.ReceiveAsync(channel).WaitAsync(Timeout);
-        var router = await Sys.ActorSelection($"/user/channel-layer-{layer.QueueName}/router").ResolveOne(Timeout);
+        var router = await layer.RouterAsync;
 
         await AwaitAssertAsync(async () =>
         {

@@ -1,0 +1,107 @@
+using System.Runtime.CompilerServices;
+using Akka.Hosting;
+using Microsoft.Extensions.Configuration;
+
+namespace ChannelsRabbitMq.Akka.Hosting;
+
+/// <summary>
+/// Adds a RabbitMQ channel layer to an Akka.Hosting app:
+/// <c>services.AddAkka("app", akka =&gt; akka.WithRabbitMqChannelLayer(configuration.GetSection("ChannelLayers:Default")))</c>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The settings are checked while the host starts (before the ActorSystem does): an invalid
+/// value fails the start with an exception naming the option (or the configuration key).
+/// The layer itself starts with the ActorSystem's actors; the default layer's actor is then in
+/// the <see cref="ActorRegistry"/> under <see cref="DefaultChannelLayer"/>, and every layer is
+/// in the ActorSystem's <see cref="ChannelLayerRegistry"/>. Each layer closes in
+/// CoordinatedShutdown's <c>service-stop</c> phase: pending receives end with
+/// <see cref="ChannelLayerClosedException"/> and the connection closes before the ActorSystem
+/// terminates.
+/// </para>
+/// <para>
+/// To inject <see cref="IChannelLayer"/> and <see cref="IChannelLayers"/>, also call
+/// <see cref="ChannelLayerServiceCollectionExtensions.AddChannelLayers"/>: Akka.Hosting runs
+/// these builder methods once the service provider exists, too late to register services.
+/// </para>
+/// </remarks>
+public static class ChannelLayerHostingExtensions
+{
+    // The layers configured on each builder, so that a name is refused the second time and
+    // every name reaches the ActorSystem in one Setup.
+    private static readonly ConditionalWeakTable<AkkaConfigurationBuilder, ChannelLayersSetup> Setups = new();
+
+    /// <summary>Adds a layer configured in code: <c>akka.WithRabbitMqChannelLayer(o =&gt; o.Host = "amqp://…")</c>.</summary>
+    /// <param name="builder">The Akka.Hosting builder.</param>
+    /// <param name="configure">Sets the options, starting from the defaults.</param>
+    /// <param name="name">The layer's name; the default layer is <see cref="DefaultChannelLayer.Name"/>.</param>
+    /// <exception cref="InvalidOperationException">A setting is invalid, or a layer of that name is already configured.</exception>
+    public static AkkaConfigurationBuilder WithRabbitMqChannelLayer(this AkkaConfigurationBuilder builder,
+        Action<RabbitMqChannelLayerOptions> configure, string name = DefaultChannelLayer.Name)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var options = new RabbitMqChannelLayerOptions();
+        configure(options);
+        return builder.WithRabbitMqChannelLayer(options, name);
+    }
+
+    /// <summary>Adds a layer with these options (the layer keeps the object: do not change it afterwards).</summary>
+    /// <param name="builder">The Akka.Hosting builder.</param>
+    /// <param name="options">The layer's options.</param>
+    /// <param name="name">The layer's name; the default layer is <see cref="DefaultChannelLayer.Name"/>.</param>
+    /// <exception cref="InvalidOperationException">A setting is invalid, or a layer of that name is already configured.</exception>
+    public static AkkaConfigurationBuilder WithRabbitMqChannelLayer(this AkkaConfigurationBuilder builder,
+        RabbitMqChannelLayerOptions options, string name = DefaultChannelLayer.Name)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(options);
+        ValidateName(name);
+        try
+        {
+            ChannelLayerStartupValidation.Validate(options);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidOperationException(
+                $"Channel layer '{name}': invalid {e.ParamName ?? "options"}: {ChannelLayerStartupValidation.MessageOf(e)}", e);
+        }
+
+        var setup = Setups.GetValue(builder, b =>
+        {
+            var created = new ChannelLayersSetup();
+            b.AddSetup(created);
+            return created;
+        });
+        setup.Add(name, options);
+
+        return builder.WithActors((system, registry) =>
+        {
+            var layer = ChannelLayerRegistry.For(system).Start(name);
+            if (DefaultChannelLayer.IsDefault(name)) registry.Register<DefaultChannelLayer>(layer.Actor);
+        });
+    }
+
+    /// <summary>
+    /// Adds a layer configured by a section such as <c>"ChannelLayers:Default"</c> of
+    /// appsettings.json; see <see cref="ChannelLayerConfiguration"/> for the keys and formats.
+    /// </summary>
+    /// <param name="builder">The Akka.Hosting builder.</param>
+    /// <param name="configuration">The layer's section: <c>{ "Host": "amqp://…", "Expiry": "60", "Tls": { … } }</c>.</param>
+    /// <param name="name">The layer's name; the default layer is <see cref="DefaultChannelLayer.Name"/>.</param>
+    /// <exception cref="InvalidOperationException">
+    /// The section is missing, a value is invalid (the message starts with its key), or a layer of that name is already configured.
+    /// </exception>
+    public static AkkaConfigurationBuilder WithRabbitMqChannelLayer(this AkkaConfigurationBuilder builder,
+        IConfiguration configuration, string name = DefaultChannelLayer.Name)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        return builder.WithRabbitMqChannelLayer(ChannelLayerConfiguration.Bind(configuration), name);
+    }
+
+    private static void ValidateName(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (string.IsNullOrWhiteSpace(name))
+            throw new ArgumentException("A channel layer's name must not be empty.", nameof(name));
+    }
+}
