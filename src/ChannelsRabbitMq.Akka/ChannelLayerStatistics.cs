@@ -2,6 +2,7 @@ namespace ChannelsRabbitMq.Akka;
 
 /// <summary>A snapshot of a layer's state and counters since it started.</summary>
 /// <param name="QueueName">The layer's queue.</param>
+/// <param name="Closed">Whether the layer has been closed.</param>
 /// <param name="Connected">Whether the layer is connected (queue declared, bindings replayed) right now.</param>
 /// <param name="DisconnectedSince">When the layer last lost (or has not yet made) its connection; null while connected.</param>
 /// <param name="Reconnects">Connections established after the first.</param>
@@ -17,6 +18,7 @@ namespace ChannelsRabbitMq.Akka;
 /// <param name="BiggestBuffers">The channels with the most buffered messages, biggest first (refreshed about every second).</param>
 public sealed record ChannelLayerStatistics(
     string QueueName,
+    bool Closed,
     bool Connected,
     DateTimeOffset? DisconnectedSince,
     long Reconnects,

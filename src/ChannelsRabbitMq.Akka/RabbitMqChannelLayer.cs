@@ -11,7 +11,7 @@ namespace ChannelsRabbitMq.Akka;
 /// bad input throws before anything is published; everything else crosses into the actors by
 /// message. Thread-safe.
 /// </summary>
-public sealed class RabbitMqChannelLayer : IActorChannelLayer
+public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
 {
     private static readonly IReadOnlyCollection<string> SupportedExtensions = ["groups"];
     private static long _instances;
@@ -41,7 +41,8 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer
         _options = options;
         _system = system;
         QueueName = options.QueueName ?? Names.NewQueueName();
-        transport ??= new RabbitMqTransport(options, $"ChannelsRabbitMq.Akka {QueueName}");
+        transport ??= new RabbitMqTransport(options, $"ChannelsRabbitMq.Akka {QueueName}",
+            global::Akka.Event.Logging.GetLogger(system, $"ChannelsRabbitMq.Akka.Transport({QueueName})"));
         var started = new TaskCompletionSource<ChannelLayerActor.LayerActors>(TaskCreationOptions.RunContinuationsAsynchronously);
         _actors = started.Task;
         _counters = new LayerCounters(QueueName);
@@ -186,10 +187,14 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer
     /// <inheritdoc />
     public async ValueTask DisposeAsync() => await CloseAsync().ConfigureAwait(false);
 
+    /// <summary>Closes the layer and waits for it (prefer <see cref="DisposeAsync"/>).</summary>
+    public void Dispose() => CloseAsync().GetAwaiter().GetResult();
+
     private async Task CloseOnceAsync()
     {
         // From here on every call throws, and every pending call fails, with ChannelLayerClosedException.
         _closed.Cancel();
+        _counters.LayerClosed();
         ChannelLayerTelemetry.Unregister(_counters);
         ChannelLayerActor.LayerActors actors;
         try

@@ -52,6 +52,7 @@ public sealed class RabbitMqChannelLayerOptions
     internal void Validate()
     {
         if (string.IsNullOrWhiteSpace(Host)) throw new ArgumentException("Host must be an AMQP URI.", nameof(Host));
+        Transport.AmqpUris.Parse(Host); // throws a redacted ArgumentException
         if (Expiry <= TimeSpan.Zero) throw new ArgumentException("Expiry must be positive.", nameof(Expiry));
         if (LocalCapacity < 1 || LocalCapacity > ushort.MaxValue) throw new ArgumentException("LocalCapacity must be between 1 and 65535.", nameof(LocalCapacity));
         if (LocalExpiry is { } le && le <= TimeSpan.Zero) throw new ArgumentException("LocalExpiry must be positive.", nameof(LocalExpiry));

@@ -13,7 +13,7 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
     /// <summary>How long a channel with nothing buffered and no receiver lives on.</summary>
     internal static readonly TimeSpan ChannelIdleAfter = TimeSpan.FromSeconds(2);
 
-    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(4);  // within CoordinatedShutdown's default 5 s phase
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorChannelLayer _layer;
@@ -27,6 +27,8 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
     private IActorRef _connection = ActorRefs.Nobody;
     private IActorRef _groups = ActorRefs.Nobody;
     private bool _closing;
+    private bool _connectionClosed;
+    private bool _routerClosed;
 
     public ChannelLayerActor(RabbitMqChannelLayer layer, RabbitMqChannelLayerOptions options, string queueName, IAmqpTransport transport,
         LayerCounters counters, TaskCompletionSource<LayerActors> started)
@@ -94,7 +96,13 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
                 Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, CloseTimeout);
                 break;
             case ConnectionActor.ShutdownComplete:
-                Context.Stop(Self);
+                _connectionClosed = true;
+                if (_routerClosed) Context.Stop(Self);
+                break;
+            case RouterActor.Closed:
+                // Stopping only once the router has failed its receivers avoids dead letters.
+                _routerClosed = true;
+                if (_connectionClosed) Context.Stop(Self);
                 break;
             case CloseTimedOut:
                 _log.Warning("The connection did not close within {0}; stopping anyway", CloseTimeout);

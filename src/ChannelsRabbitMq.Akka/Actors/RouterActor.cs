@@ -74,6 +74,13 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
         private Close() { }
     }
 
+    /// <summary>Reply to <see cref="Close"/>.</summary>
+    public sealed class Closed
+    {
+        public static Closed Instance { get; } = new();
+        private Closed() { }
+    }
+
     /// <summary>Asks for a snapshot of the biggest channel buffers (for statistics and tests).</summary>
     public sealed class GetBacklog
     {
@@ -155,6 +162,7 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
             case Close:
                 _closed = true;
                 foreach (var channel in _channels.Values) channel.Actor.Tell(ChannelActor.Close.Instance);
+                Sender.Tell(Closed.Instance);
                 break;
             default:
                 Unhandled(message);

@@ -21,7 +21,7 @@ internal sealed class RecordShape
         TypeName = type.GetCustomAttribute<ChannelMessageTypeAttribute>(inherit: false)?.Type
             ?? (IsAnonymous ? null : MessageNaming.ConventionalTypeName(type));
         if (IsAnonymous)
-            MessageError = "an anonymous type has no message type name: declare a record (with [ChannelMessageType] or a conventional name) or send a dictionary";
+            MessageError = "it has no message type name: declare a record (with [ChannelMessageType] or a conventional name) or send a dictionary";
 
         var members = CollectMembers(type, out var ignoredNames);
         WriteMembers = members.Where(m => m.Property.GetMethod is { IsPublic: true }).ToArray();

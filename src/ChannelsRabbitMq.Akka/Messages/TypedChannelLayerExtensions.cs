@@ -44,11 +44,18 @@ public static class TypedChannelLayerExtensions
     /// <exception cref="ChannelMessageFormatException">The message received is not a <typeparamref name="T"/>
     /// (another <c>"type"</c>, a missing key, …). It has been taken from the channel:
     /// <see cref="ChannelMessageFormatException.SourceMessage"/> holds it.</exception>
-    /// <exception cref="ArgumentException"><typeparamref name="T"/> cannot be read from a message; checked before waiting.</exception>
-    public static async Task<T> ReceiveAsync<T>(this IChannelLayer layer, string channel, CancellationToken cancellationToken = default)
+    /// <exception cref="ArgumentException"><typeparamref name="T"/> cannot be read from a message; thrown at once, before
+    /// waiting (as are the <c>Send</c> methods' mapping errors, before anything is sent).</exception>
+    public static Task<T> ReceiveAsync<T>(this IChannelLayer layer, string channel, CancellationToken cancellationToken = default)
     {
+        // Checked on the caller's thread, as the layer checks its arguments.
         ArgumentNullException.ThrowIfNull(layer);
         CheckReadable(typeof(T));
+        return ReceiveAndMapAsync<T>(layer, channel, cancellationToken);
+    }
+
+    private static async Task<T> ReceiveAndMapAsync<T>(IChannelLayer layer, string channel, CancellationToken cancellationToken)
+    {
         var message = await layer.ReceiveAsync(channel, cancellationToken).ConfigureAwait(false);
         return ChannelMessage.To<T>(message);
     }

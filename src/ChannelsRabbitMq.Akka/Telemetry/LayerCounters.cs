@@ -16,6 +16,7 @@ internal sealed class LayerCounters
     private long _reconnects;
     private long _disconnectedSinceUtcTicks = DateTimeOffset.UtcNow.UtcTicks;
     private volatile bool _connected;
+    private volatile bool _closed;
     private volatile int _localBacklog;
     private volatile int _liveChannels;
     private volatile IReadOnlyList<KeyValuePair<string, int>> _biggest = [];
@@ -67,6 +68,8 @@ internal sealed class LayerCounters
         Interlocked.Exchange(ref _disconnectedSinceUtcTicks, DateTimeOffset.UtcNow.UtcTicks);
     }
 
+    public void LayerClosed() => _closed = true;
+
     public void Backlog(int unacked, int liveChannels)
     {
         _localBacklog = unacked;
@@ -80,6 +83,7 @@ internal sealed class LayerCounters
         var since = Interlocked.Read(ref _disconnectedSinceUtcTicks);
         return new ChannelLayerStatistics(
             QueueName,
+            _closed,
             _connected,
             _connected || since == 0 ? null : new DateTimeOffset(since, TimeSpan.Zero),
             Interlocked.Read(ref _reconnects),

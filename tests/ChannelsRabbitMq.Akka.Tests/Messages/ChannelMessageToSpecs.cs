@@ -32,6 +32,14 @@ public class ChannelMessageToSpecs
     }
 
     [Fact]
+    public void A_struct_with_settable_properties_round_trips_through_its_map()
+    {
+        var original = new Counter { Value = 5, Label = "five" };
+
+        Assert.Equal(original, ChannelMessage.To<Counter>(ChannelMessage.From(original)));
+    }
+
+    [Fact]
     public void A_list_of_records_round_trips()
     {
         var read = ChannelMessage.To<Review>(ChannelMessage.From(new Review("r", [new Author(1, "ann"), new Author(2, "bob")])));

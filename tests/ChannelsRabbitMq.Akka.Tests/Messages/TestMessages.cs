@@ -102,3 +102,22 @@ public sealed class Node
 public sealed record Ping;
 
 public sealed record WithMap(IReadOnlyDictionary<string, object?> Extra, Dictionary<string, int> Counts);
+
+public struct Counter
+{
+    public int Value { get; set; }
+
+    public string? Label { get; set; }
+}
+
+/// <summary>The example of docs/typed-messages.md.</summary>
+public sealed record DocsChatMessage(
+    string Text,
+    int UserId,
+    Author Author,
+    IReadOnlyList<string> Tags,
+    Mood Mood,
+    Guid MessageId,
+    DateTimeOffset SentAt,
+    [property: JsonPropertyName("html")] string? RenderedText = null,
+    [property: JsonIgnore] string? LocalNote = null);
