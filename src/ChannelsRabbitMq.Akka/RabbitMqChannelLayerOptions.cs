@@ -45,6 +45,21 @@ public sealed class RabbitMqChannelLayerOptions
     /// </summary>
     public int MaxMessageSize { get; set; } = 16 * 1024 * 1024;
 
+    /// <summary>
+    /// <c>true</c> keeps the Python original's behaviour: the queue is exclusive to the connection
+    /// and vanishes with it, so every message waiting in it is lost on any connection blip.
+    /// <c>false</c> (the default) lets the queue outlive a disconnect for
+    /// <see cref="QueueGracePeriod"/> (<c>x-expires</c>); the layer re-attaches to it on reconnect
+    /// and consumes it exclusively, so messages queued during a short blip are delivered after it.
+    /// </summary>
+    public bool ExclusiveQueue { get; set; }
+
+    /// <summary>
+    /// How long the queue survives without a consumer when <see cref="ExclusiveQueue"/> is false
+    /// (<c>x-expires</c>); a clean close deletes it at once. Default 10 s.
+    /// </summary>
+    public TimeSpan QueueGracePeriod { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The effective local expiry.</summary>
     internal TimeSpan EffectiveLocalExpiry => LocalExpiry ?? Expiry;
 
@@ -60,6 +75,8 @@ public sealed class RabbitMqChannelLayerOptions
         if (string.IsNullOrEmpty(GroupsExchange)) throw new ArgumentException("GroupsExchange must be a non-empty exchange name.", nameof(GroupsExchange));
         if (ReconnectDelay < TimeSpan.Zero) throw new ArgumentException("ReconnectDelay must not be negative.", nameof(ReconnectDelay));
         if (ConnectTimeout <= TimeSpan.Zero) throw new ArgumentException("ConnectTimeout must be positive.", nameof(ConnectTimeout));
+        if (QueueGracePeriod < TimeSpan.FromSeconds(1) && !ExclusiveQueue)
+            throw new ArgumentException("QueueGracePeriod must be at least 1 second.", nameof(QueueGracePeriod));
         if (MaxMessageSize < 1024) throw new ArgumentException("MaxMessageSize must be at least 1024 bytes.", nameof(MaxMessageSize));
         if (QueueName is { } q && !Wire.Names.IsValidQueueName(q))
             throw new ArgumentException($"QueueName '{q}' is not a valid queue name (letters, digits, '-', '_' and '.', fewer than 100 characters).", nameof(QueueName));
@@ -69,5 +86,5 @@ public sealed class RabbitMqChannelLayerOptions
     public override string ToString() =>
         $"RabbitMqChannelLayerOptions {{ Host = {Transport.AmqpUris.Redact(Host)}, Expiry = {Expiry}, LocalCapacity = {LocalCapacity}, " +
         $"LocalExpiry = {LocalExpiry}, RemoteCapacity = {RemoteCapacity}, GroupsExchange = {GroupsExchange}, QueueName = {QueueName}, " +
-        $"ReconnectDelay = {ReconnectDelay}, ConnectTimeout = {ConnectTimeout}, MaxMessageSize = {MaxMessageSize}, Tls = {Tls} }}";
+        $"ReconnectDelay = {ReconnectDelay}, ConnectTimeout = {ConnectTimeout}, ExclusiveQueue = {ExclusiveQueue}, QueueGracePeriod = {QueueGracePeriod}, MaxMessageSize = {MaxMessageSize}, Tls = {Tls} }}";
 }

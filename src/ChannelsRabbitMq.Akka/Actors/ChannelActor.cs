@@ -1,4 +1,5 @@
 using Akka.Actor;
+using ChannelsRabbitMq.Akka.Transport;
 
 namespace ChannelsRabbitMq.Akka.Actors;
 
@@ -14,6 +15,7 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
     private readonly string _channel;
     private readonly long _localExpiryMs;
     private readonly TimeSpan _idleAfter;
+    private readonly bool _requeuedOnLoss;
     private readonly Queue<Envelope> _buffer = new();
     private readonly LinkedList<PendingReply<IReadOnlyDictionary<string, object?>>> _receivers = new();
     private IActorRef? _subscriber;
@@ -22,8 +24,9 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
     private long _handled;
     private long _handledAtIdleCheck = -1;
 
-    public ChannelActor(string channel, TimeSpan localExpiry, TimeSpan idleAfter)
+    public ChannelActor(string channel, TimeSpan localExpiry, TimeSpan idleAfter, bool requeuedOnLoss)
     {
+        _requeuedOnLoss = requeuedOnLoss;
         _channel = channel;
         _localExpiryMs = Math.Max(1, (long)localExpiry.TotalMilliseconds);
         _idleAfter = idleAfter;
@@ -31,8 +34,8 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string channel, TimeSpan localExpiry, TimeSpan idleAfter) =>
-        global::Akka.Actor.Props.Create(() => new ChannelActor(channel, localExpiry, idleAfter));
+    public static Props Props(string channel, TimeSpan localExpiry, TimeSpan idleAfter, bool requeuedOnLoss) =>
+        global::Akka.Actor.Props.Create(() => new ChannelActor(channel, localExpiry, idleAfter, requeuedOnLoss));
 
     /// <summary>A message for this channel (a copy of an envelope).</summary>
     public sealed record Enqueue(Envelope Envelope);
@@ -48,6 +51,9 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
 
     /// <summary>End the subscription of <paramref name="Subscriber"/>.</summary>
     public sealed record Unsubscribe(IActorRef Subscriber, PendingReply<Done> Reply);
+
+    /// <summary>Drop every buffered copy delivered by <paramref name="Session"/>: the broker requeued them.</summary>
+    public sealed record DiscardFrom(IAmqpSession Session);
 
     /// <summary>The layer closes: fail every waiting receiver.</summary>
     public sealed class Close
@@ -75,7 +81,11 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
             case Enqueue enqueue:
                 _handled++;
                 ExpireOld();
-                if (_subscriber is not null)
+                if (Requeued(enqueue.Envelope))
+                {
+                    Context.Parent.Tell(new RouterActor.CopyDiscarded(_channel, enqueue.Envelope));
+                }
+                else if (_subscriber is not null)
                 {
                     Push(enqueue.Envelope);
                 }
@@ -95,6 +105,7 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
                         $"Channel {_channel} has a subscriber ({_subscriber.Path}); it cannot also be received from."));
                     break;
                 }
+                if (_requeuedOnLoss) DiscardWhere(Requeued);
                 if (_buffer.Count > 0)
                 {
                     if (receive.Reply.TrySucceed(_buffer.Peek().Message))
@@ -122,6 +133,7 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
                     _subscriber = subscribe.Subscriber;
                     Context.Watch(_subscriber);
                     ExpireOld();
+                    if (_requeuedOnLoss) DiscardWhere(Requeued);
                     while (_buffer.Count > 0) Push(_buffer.Dequeue());
                     ScheduleExpiry();
                 }
@@ -138,6 +150,10 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
                 break;
             case Terminated terminated:
                 if (_subscriber is not null && _subscriber.Equals(terminated.ActorRef)) _subscriber = null;
+                break;
+            case DiscardFrom discard:
+                DiscardWhere(envelope => envelope.Session == discard.Session);
+                ScheduleExpiry();
                 break;
             case ExpiryTick:
                 ExpireOld();
@@ -200,6 +216,22 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
 
     private void Delivered(Envelope envelope, bool expired) =>
         Context.Parent.Tell(new RouterActor.CopyConsumed(_channel, envelope, expired));
+
+    private void DiscardWhere(Func<Envelope, bool> lost)
+    {
+        if (_buffer.Count == 0) return;
+        var kept = _buffer.Count;
+        for (var i = 0; i < kept; i++)
+        {
+            var envelope = _buffer.Dequeue();
+            if (lost(envelope)) Context.Parent.Tell(new RouterActor.CopyDiscarded(_channel, envelope));
+            else _buffer.Enqueue(envelope);
+        }
+    }
+
+    // A copy whose session is gone has been requeued by the broker: handing it over now would
+    // deliver it twice. (With an exclusive queue nothing is requeued: the copy is the only one.)
+    private bool Requeued(Envelope envelope) => _requeuedOnLoss && !envelope.Session.IsOpen;
 
     private void ExpireOld()
     {

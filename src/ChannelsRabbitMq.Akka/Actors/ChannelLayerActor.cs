@@ -72,7 +72,7 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
     protected override void PreStart()
     {
         var localExpiry = _options.EffectiveLocalExpiry;
-        _router = Context.ActorOf(RouterActor.Props(_counters, _options.LocalCapacity, localExpiry, ChannelIdleAfter), "router");
+        _router = Context.ActorOf(RouterActor.Props(_counters, _options.LocalCapacity, localExpiry, ChannelIdleAfter, requeuedOnLoss: !_options.ExclusiveQueue), "router");
         _connection = Context.ActorOf(ConnectionActor.Props(_options, _queueName, _transport, _router, _counters), "connection");
         _groups = Context.ActorOf(GroupMembershipActor.Props(_router, _connection), "groups");
         _started.TrySetResult(new LayerActors(Self, _connection, _router, _groups));

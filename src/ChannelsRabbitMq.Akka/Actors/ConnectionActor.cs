@@ -219,7 +219,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
             case Disconnected disconnected when disconnected.Session == session:
                 _log.Warning("Lost the connection to {0}: {1}. Messages not yet confirmed may be lost. Reconnecting.",
                     _redactedHost, disconnected.Reason);
-                _router.Tell(new RouterActor.SessionLost(session));
+                _router.Tell(new RouterActor.SessionLost(session, DeliveriesRequeued: !_options.ExclusiveQueue));
                 // The supervisor restarts this actor: PostStop closes the session, PreStart reconnects.
                 throw new ConnectionLostException($"Lost the connection to {_redactedHost}: {disconnected.Reason}");
             case Disconnected:
@@ -304,19 +304,40 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
         try
         {
             var ct = CancellationToken.None;
-            // channels_rabbitmq checks first: an existing queue of this name belongs to another
-            // connection (our exclusive queue dies with our connection), so declaring it would fail
-            // or, worse, share it. Wait for that connection to go away instead.
-            if (await session.QueueExistsAsync(_queueName, ct).ConfigureAwait(false))
-                throw new QueueNameConflictException(_queueName);
+            if (_options.ExclusiveQueue)
+            {
+                // channels_rabbitmq checks first: an existing queue of this name belongs to another
+                // connection (our exclusive queue dies with our connection), so declaring it would
+                // fail or, worse, share it. Wait for that connection to go away instead.
+                if (await session.QueueExistsAsync(_queueName, ct).ConfigureAwait(false))
+                    throw new QueueNameConflictException(_queueName);
+            }
             await session.DeclareExchangeAsync(_options.GroupsExchange, ct).ConfigureAwait(false);
             await session.DeclareQueueAsync(new QueueDeclaration(_queueName, _options.RemoteCapacity, _options.Expiry,
-                Exclusive: true, Expires: null), ct).ConfigureAwait(false);
+                Exclusive: _options.ExclusiveQueue, Expires: _options.ExclusiveQueue ? null : _options.QueueGracePeriod), ct).ConfigureAwait(false);
+            try
+            {
+                // A queue that outlives its connection is found, not created, on reconnect: an
+                // exclusive consume is what keeps a second process from reading it.
+                await session.StartConsumingAsync(_queueName, (ushort)_options.LocalCapacity, exclusive: !_options.ExclusiveQueue, ct)
+                    .ConfigureAwait(false);
+            }
+            catch (Exception e) when (!_options.ExclusiveQueue && IsAccessRefused(e))
+            {
+                throw new QueueNameConflictException(_queueName);
+            }
+            // Bind after the exclusive consume succeeded: a layer that lost the queue-name conflict
+            // must not add its groups to the other layer's queue.
             var groups = await parent.Ask<GroupMembershipActor.Groups>(GroupMembershipActor.GetGroups.Instance,
                 TimeSpan.FromSeconds(30)).ConfigureAwait(false);
             foreach (var group in groups.Names)
                 await session.BindAsync(_queueName, _options.GroupsExchange, group, ct).ConfigureAwait(false);
-            await session.StartConsumingAsync(_queueName, (ushort)_options.LocalCapacity, exclusive: false, ct).ConfigureAwait(false);
+            if (!_options.ExclusiveQueue)
+            {
+                // The queue survived: an unbind cut short by the disconnect must be done now.
+                foreach (var group in groups.LeftSinceLastReplay)
+                    await session.UnbindAsync(_queueName, _options.GroupsExchange, group, ct).ConfigureAwait(false);
+            }
             return session;
         }
         catch
@@ -325,6 +346,10 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
             throw;
         }
     }
+
+    private static bool IsAccessRefused(Exception e) =>
+        e is RabbitMQ.Client.Exceptions.OperationInterruptedException { ShutdownReason.ReplyCode: 403 }
+        || e.InnerException is { } inner && IsAccessRefused(inner);
 
     private void LogConnectFailure(Exception cause)
     {
@@ -414,6 +439,20 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
 
     private async Task CloseForGoodAsync(IAmqpSession session)
     {
+        if (!_options.ExclusiveQueue && session.IsOpen)
+        {
+            // A clean close: nobody will come back for this queue, so do not leave it for x-expires.
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await session.DeleteQueueAsync(_queueName, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                _log.Warning("Could not delete queue {0} on close ({1}); it expires by itself in {2}",
+                    _queueName, e.Message, _options.QueueGracePeriod);
+            }
+        }
         await CloseQuietlyAsync(session).ConfigureAwait(false);
     }
 

@@ -18,6 +18,9 @@ internal sealed class GroupMembershipActor : UntypedActor
     // The bind of a group's first member, while it runs: later members complete with it.
     private readonly Dictionary<string, Task> _bindsInFlight = new(StringComparer.Ordinal);
 
+    // Groups whose last member left since the last replay (their unbind may have been lost).
+    private readonly HashSet<string> _left = new(StringComparer.Ordinal);
+
     public GroupMembershipActor(IActorRef router, IActorRef connection)
     {
         _router = router;
@@ -40,8 +43,11 @@ internal sealed class GroupMembershipActor : UntypedActor
         private GetGroups() { }
     }
 
-    /// <summary>Every group with at least one local member.</summary>
-    public sealed record Groups(IReadOnlyList<string> Names);
+    /// <summary>
+    /// Every group with at least one local member, and the groups whose last member left since
+    /// the previous request: a queue that outlived its connection may still be bound to those.
+    /// </summary>
+    public sealed record Groups(IReadOnlyList<string> Names, IReadOnlyList<string> LeftSinceLastReplay);
 
     protected override void OnReceive(object message)
     {
@@ -54,7 +60,8 @@ internal sealed class GroupMembershipActor : UntypedActor
                 OnDiscard(discard);
                 break;
             case GetGroups:
-                Sender.Tell(new Groups(_members.Keys.ToArray()));
+                Sender.Tell(new Groups(_members.Keys.ToArray(), _left.Where(g => !_members.ContainsKey(g)).ToArray()));
+                _left.Clear();
                 break;
             default:
                 Unhandled(message);
@@ -108,6 +115,7 @@ internal sealed class GroupMembershipActor : UntypedActor
 
         _members.Remove(discard.Group);
         _bindsInFlight.Remove(discard.Group);
+        _left.Add(discard.Group);
         var unbound = new TaskCompletionSource<Done>(TaskCreationOptions.RunContinuationsAsynchronously);
         _connection.Tell(new ConnectionActor.Unbind(discard.Group, unbound));
         CompleteWhenDone(unbound.Task, discard.Reply);

@@ -19,6 +19,7 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LayerCounters _counters;
+    private readonly bool _requeuedOnLoss;
     private readonly int _localCapacity;
     private readonly TimeSpan _localExpiry;
     private readonly TimeSpan _channelIdleAfter;
@@ -29,16 +30,17 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     private long _lastExpiryWarning = long.MinValue / 2;
     private bool _closed;
 
-    public RouterActor(LayerCounters counters, int localCapacity, TimeSpan localExpiry, TimeSpan channelIdleAfter)
+    public RouterActor(LayerCounters counters, int localCapacity, TimeSpan localExpiry, TimeSpan channelIdleAfter, bool requeuedOnLoss)
     {
+        _requeuedOnLoss = requeuedOnLoss;
         _counters = counters;
         _localCapacity = localCapacity;
         _localExpiry = localExpiry;
         _channelIdleAfter = channelIdleAfter;
     }
 
-    public static Props Props(LayerCounters counters, int localCapacity, TimeSpan localExpiry, TimeSpan channelIdleAfter) =>
-        global::Akka.Actor.Props.Create(() => new RouterActor(counters, localCapacity, localExpiry, channelIdleAfter));
+    public static Props Props(LayerCounters counters, int localCapacity, TimeSpan localExpiry, TimeSpan channelIdleAfter, bool requeuedOnLoss) =>
+        global::Akka.Actor.Props.Create(() => new RouterActor(counters, localCapacity, localExpiry, channelIdleAfter, requeuedOnLoss));
 
     /// <summary>A decoded delivery from the consumer.</summary>
     public sealed record Inbound(IAmqpSession Session, ulong DeliveryTag, DecodedMessage Decoded);
@@ -64,8 +66,15 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     /// <summary>A channel actor has been idle since it handled <paramref name="Handled"/> messages.</summary>
     public sealed record ChannelIdle(string Channel, long Handled);
 
-    /// <summary>The connection that delivered these envelopes is gone.</summary>
-    public sealed record SessionLost(IAmqpSession Session);
+    /// <summary>
+    /// The connection that delivered these envelopes is gone. When the broker requeues what it
+    /// had delivered (a queue that outlives its connection), the local copies must go, or they
+    /// would be delivered twice.
+    /// </summary>
+    public sealed record SessionLost(IAmqpSession Session, bool DeliveriesRequeued);
+
+    /// <summary>A channel actor dropped a copy because its session was lost and the broker requeued it.</summary>
+    public sealed record CopyDiscarded(string Channel, Envelope Envelope);
 
     /// <summary>The layer closes: fail all waiting receivers, drop buffers.</summary>
     public sealed class Close
@@ -152,9 +161,17 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
                 if (changed.Members.Length == 0) _groupMembers.Remove(changed.Group);
                 else _groupMembers[changed.Group] = changed.Members;
                 break;
+            case SessionLost lost when lost.DeliveriesRequeued:
+                foreach (var channel in _channels.Values) channel.Actor.Tell(new ChannelActor.DiscardFrom(lost.Session));
+                break;
             case SessionLost:
                 // The exclusive queue died with the connection, so nothing will be redelivered:
                 // local copies stay deliverable; their acks go nowhere, which is harmless.
+                break;
+            case CopyDiscarded discarded:
+                if (_channels.TryGetValue(discarded.Channel, out var holder)) holder.Buffered--;
+                if (--discarded.Envelope.RemainingCopies == 0) _unacked--;
+                _counters.Backlog(_unacked, _channels.Count);
                 break;
             case GetBacklog:
                 Sender.Tell(new Backlog(_unacked, _channels.Count, Biggest(int.MaxValue)));
@@ -226,7 +243,7 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     {
         if (!_channels.TryGetValue(channel, out var entry))
         {
-            entry = new ChannelEntry(Context.ActorOf(ChannelActor.Props(channel, _localExpiry, _channelIdleAfter)));
+            entry = new ChannelEntry(Context.ActorOf(ChannelActor.Props(channel, _localExpiry, _channelIdleAfter, _requeuedOnLoss)));
             _channels.Add(channel, entry);
         }
         entry.Sent++;

@@ -40,6 +40,7 @@ public sealed class LayerActorSpecs : global::Akka.TestKit.Xunit2.TestKit
 
         first.Drop();
         var second = await _broker.NextConnectionAsync(Timeout);
+        await layer.WaitForConnectionAsync().WaitAsync(Timeout);
 
         Assert.NotSame(first, second);
         Assert.Equal(["room-1", "room-2"], second.Bindings.Order());
@@ -95,14 +96,14 @@ public sealed class LayerActorSpecs : global::Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
-    public async Task A_queue_name_held_by_another_connection_is_retried_until_it_is_free()
+    public async Task With_an_exclusive_queue_a_queue_name_held_by_another_connection_is_retried_until_it_is_free()
     {
         _broker.ReportQueueConflicts(2);
         RabbitMqChannelLayer? layer = null;
 
         await EventFilter.Warning(contains: "is held by another connection").ExpectAsync(2, async () =>
         {
-            layer = NewLayer();
+            layer = NewLayer(o => o.ExclusiveQueue = true);
             await _broker.NextConnectionAsync(Timeout);
         });
 

@@ -373,10 +373,11 @@ public sealed partial class RabbitMqLayerTests : IAsyncLifetime
     private static partial Regex GeneratedQueueName();
 
     [Fact]
-    public async Task The_queue_is_exclusive_with_the_wire_contract_arguments_and_a_generated_name()
+    public async Task With_ExclusiveQueue_the_queue_is_exclusive_with_the_wire_contract_arguments_and_a_generated_name()
     {
         var layer = Layer(o =>
         {
+            o.ExclusiveQueue = true;
             o.RemoteCapacity = 7;
             o.Expiry = TimeSpan.FromMilliseconds(12345);
         });
@@ -391,6 +392,46 @@ public sealed partial class RabbitMqLayerTests : IAsyncLifetime
         Assert.Equal("7", arguments.GetValueOrDefault("x-max-length"));
         Assert.Equal("reject-publish", arguments.GetValueOrDefault("x-overflow"));
         Assert.Equal("12345", arguments.GetValueOrDefault("x-message-ttl"));
+        Assert.False(arguments.ContainsKey("x-expires"));
+    }
+
+    [Fact]
+    public async Task By_default_the_queue_outlives_its_connection_for_the_grace_period_and_is_consumed_exclusively()
+    {
+        var layer = Layer(o =>
+        {
+            o.RemoteCapacity = 7;
+            o.Expiry = TimeSpan.FromMilliseconds(12345);
+            o.QueueGracePeriod = TimeSpan.FromSeconds(9);
+        });
+        await SendAndReceiveAsync(layer);
+
+        var queue = Assert.Single(CtlJson("list_queues", "-p", "asgi", "name", "arguments", "exclusive"),
+            q => q.GetProperty("name").GetString() == layer.QueueName);
+        Assert.False(queue.GetProperty("exclusive").GetBoolean());
+        // The layer consumes exclusively: another consumer is refused.
+        var factory = new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(TestBroker.Url) };
+        await using var other = await factory.CreateConnectionAsync();
+        await using var channel = await other.CreateChannelAsync();
+        var refused = await Assert.ThrowsAsync<RabbitMQ.Client.Exceptions.OperationInterruptedException>(() =>
+            channel.BasicConsumeAsync(layer.QueueName, autoAck: false, new RabbitMQ.Client.AsyncDefaultBasicConsumer(channel)));
+        Assert.Equal((ushort)403, refused.ShutdownReason?.ReplyCode);
+        var arguments = ArgumentsOf(queue.GetProperty("arguments"));
+        Assert.Equal("9000", arguments.GetValueOrDefault("x-expires"));
+        Assert.Equal("7", arguments.GetValueOrDefault("x-max-length"));
+        Assert.Equal("reject-publish", arguments.GetValueOrDefault("x-overflow"));
+        Assert.Equal("12345", arguments.GetValueOrDefault("x-message-ttl"));
+    }
+
+    [Fact]
+    public async Task A_clean_close_deletes_a_queue_that_would_outlive_its_connection()
+    {
+        var layer = Layer();
+        await SendAndReceiveAsync(layer);
+
+        await layer.CloseAsync().WaitAsync(Timeout);
+
+        Assert.DoesNotContain(CtlJson("list_queues", "-p", "asgi", "name"), q => q.GetProperty("name").GetString() == layer.QueueName);
     }
 
     [Fact]
