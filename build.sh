@@ -5,7 +5,7 @@
 #                                           e.g. ./build.sh test --filter FullyQualifiedName~Tls
 #   ./build.sh broker-start                 start (or reuse) the test broker
 #   ./build.sh broker-stop                  stop the test broker
-#   ./build.sh demo                         (not yet available)
+#   ./build.sh demo [--load [N] [M] [RATE]]   two-server websocket chat (docs/demo.md)
 #   ./build.sh pack                         (not yet available)
 #
 # `test` ends with a line "N passed, N failed, N skipped" (read by CI) and exits with
@@ -57,10 +57,11 @@ cmd_test() {
 }
 
 case ${1:-} in
-    test) shift; cmd_test "$@" ;;
+    test) shift; scripts/install-browser.sh || echo "build.sh: could not install chromium; the browser test will fail" >&2; cmd_test "$@" ;;
     broker-start) scripts/broker.sh start ;;
     broker-stop) scripts/broker.sh stop ;;
-    demo | pack)
+    demo) shift; exec scripts/demo.sh "$@" ;;
+    pack)
         echo "build.sh $1: not yet available" >&2
         exit 2
         ;;

@@ -68,12 +68,26 @@ public sealed class ChannelLayerFaults
     /// or, when that is not possible, the client aborts it. Either way the layer sees a lost
     /// connection and reconnects: await <see cref="WaitForReconnectAsync"/>.
     /// </summary>
-    /// <returns>Which side closed it.</returns>
+    /// <returns>
+    /// Which side closed it. Completes once the layer has been told: any call made afterwards
+    /// waits for the next connection (it does not go down with the old one).
+    /// </returns>
     public async Task<ConnectionDropSide> DropConnectionAsync(CancellationToken cancellationToken = default)
     {
-        var session = await CurrentSessionAsync(cancellationToken).ConfigureAwait(false);
-        lock (_gate) _faultMark = Math.Max(_faultMark, session.Sequence);
-        return await _drop(session.Inner, cancellationToken).ConfigureAwait(false);
+        while (true)
+        {
+            var session = await CurrentSessionAsync(cancellationToken).ConfigureAwait(false);
+            // Drop the connection the layer uses, not one it is still setting up.
+            await WhenLayerUses(session, cancellationToken).ConfigureAwait(false);
+            lock (_gate)
+            {
+                if (_current != session || !session.IsOpen) continue; // it went down by itself meanwhile
+                _faultMark = Math.Max(_faultMark, session.Sequence);
+            }
+            var side = await _drop(session.Inner, cancellationToken).ConfigureAwait(false);
+            await session.Ended.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return side;
+        }
     }
 
     /// <summary>
@@ -85,7 +99,7 @@ public sealed class ChannelLayerFaults
     /// </summary>
     /// <param name="duration">How long the outage lasts; null until <see cref="EndOutage"/>.</param>
     /// <param name="cancellationToken">Cancels waiting for the drop (the outage stays on).</param>
-    /// <returns>Completes once the current connection, if any, is dropped.</returns>
+    /// <returns>Completes once the current connection, if any, is dropped and the layer has been told.</returns>
     public async Task BeginOutageAsync(TimeSpan? duration = null, CancellationToken cancellationToken = default)
     {
         if (duration is { } d && d <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(duration), "An outage lasts a positive time.");
@@ -100,7 +114,12 @@ public sealed class ChannelLayerFaults
         }
         if (duration is { } length)
             _ = Task.Delay(length, CancellationToken.None).ContinueWith(_ => EndOutage(generation), TaskScheduler.Default);
-        if (session is not null && session.IsOpen) await _drop(session.Inner, cancellationToken).ConfigureAwait(false);
+        if (session is not null && session.IsOpen)
+        {
+            await WhenLayerUses(session, cancellationToken).ConfigureAwait(false);
+            if (session.IsOpen) await _drop(session.Inner, cancellationToken).ConfigureAwait(false);
+            await session.Ended.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Ends the outage: the layer's next attempt (within its <c>ReconnectDelay</c>) connects.</summary>
@@ -251,6 +270,17 @@ public sealed class ChannelLayerFaults
             var session = await next.WaitAsync(cancellationToken).ConfigureAwait(false);
             if (session.IsOpen) return session;
         }
+    }
+
+    /// <summary>
+    /// Completes once the layer has taken <paramref name="session"/> into use (its connection actor
+    /// is connected: the newest established session is the one it uses), or once the session ended.
+    /// </summary>
+    private async Task WhenLayerUses(FaultInjectingSession session, CancellationToken cancellationToken)
+    {
+        var connected = _layerConnected(cancellationToken);
+        await Task.WhenAny(connected, session.Ended).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (connected.IsCompleted) await connected.ConfigureAwait(false); // surfaces ChannelLayerClosedException
     }
 
     private void EndOutage(long? generation)

@@ -38,6 +38,7 @@ internal sealed class FaultInjectingSession : IAmqpSession
     private readonly ChannelLayerFaults _faults;
     private readonly AmqpSessionHandlers _outer;
     private readonly CancellationTokenSource _stopped = new();
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _delayGate = new();
     private Channel<DelayedDelivery>? _delayed;
     private int _pendingDelayed;
@@ -56,10 +57,22 @@ internal sealed class FaultInjectingSession : IAmqpSession
     /// <summary>The real session.</summary>
     public IAmqpSession Inner => _inner ?? throw new InvalidOperationException("The session is not connected yet.");
 
+    /// <summary>
+    /// Completes once the layer has been told the connection was lost (so that any call it gets
+    /// afterwards waits for the next connection), or once the layer closed the session.
+    /// </summary>
+    public Task Ended => _ended.Task;
+
     /// <summary>Number of the established connection (1 for the first); 0 until established.</summary>
     public long Sequence { get; set; }
 
-    public void Attach(IAmqpSession inner) => _inner = inner;
+    public void Attach(IAmqpSession inner)
+    {
+        _inner = inner;
+        // The in-memory broker says at once when it drops a connection, so that a test's
+        // WaitForReconnectAsync right after DropAllConnections cannot see the old connection.
+        if (inner is InMemoryConnection connection) connection.DroppedByBroker = () => _faults.OnClosed(this, lost: true);
+    }
 
     public RabbitMQ.Client.IConnection? Connection => Inner.Connection;
 
@@ -87,12 +100,12 @@ internal sealed class FaultInjectingSession : IAmqpSession
             throw new ConnectionLostException("Connection refused: the broker is down (simulated outage).");
     }
 
-    public Task PublishAsync(string exchange, string routingKey, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    public Task PublishAsync(string exchange, string routingKey, ReadOnlyMemory<byte> body, TraceHeaders trace, CancellationToken cancellationToken)
     {
         if (exchange.Length == 0 && IsOpen && _faults.TryTakeSendFailure())
             return Task.FromException(new PublishRejectedException(
                 $"Simulated nack of a message to queue '{routingKey}' (ChannelLayerFaults.FailNextSends)."));
-        return Inner.PublishAsync(exchange, routingKey, body, cancellationToken);
+        return Inner.PublishAsync(exchange, routingKey, body, trace, cancellationToken);
     }
 
     public void Ack(ulong deliveryTag) => _inner?.Ack(deliveryTag);
@@ -100,12 +113,14 @@ internal sealed class FaultInjectingSession : IAmqpSession
     public async Task CloseAsync()
     {
         Stop(lost: false);
+        _ended.TrySetResult();
         if (_inner is not null) await _inner.CloseAsync().ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
     {
         Stop(lost: false);
+        _ended.TrySetResult();
         if (_inner is not null) await _inner.DisposeAsync().ConfigureAwait(false);
     }
 
@@ -123,11 +138,11 @@ internal sealed class FaultInjectingSession : IAmqpSession
     }
 
     // Runs on the real transport's delivery path, one delivery at a time.
-    private void OnInnerDelivery(IAmqpSession inner, ulong deliveryTag, ReadOnlyMemory<byte> body)
+    private void OnInnerDelivery(IAmqpSession inner, InboundDelivery delivery)
     {
         if (_faults.TryTakeDeliveryDrop())
         {
-            inner.Ack(deliveryTag); // lost on the way: it must not hold a prefetch slot
+            inner.Ack(delivery.DeliveryTag); // lost on the way: it must not hold a prefetch slot
             return;
         }
         var delay = _faults.DeliveryDelay;
@@ -136,18 +151,25 @@ internal sealed class FaultInjectingSession : IAmqpSession
         // means everything queued before has been handed over.
         if (delay <= TimeSpan.Zero && Volatile.Read(ref _pendingDelayed) == 0)
         {
-            _outer.OnDelivery(this, deliveryTag, body);
+            _outer.OnDelivery(this, delivery);
             return;
         }
         Interlocked.Increment(ref _pendingDelayed);
         // The body is valid only during this call: keep a copy.
-        Pump().Writer.TryWrite(new DelayedDelivery(deliveryTag, body.ToArray(), Stopwatch.GetTimestamp() + (long)(delay.TotalSeconds * Stopwatch.Frequency)));
+        Pump().Writer.TryWrite(new DelayedDelivery(delivery with { Body = delivery.Body.ToArray() }, Stopwatch.GetTimestamp() + (long)(delay.TotalSeconds * Stopwatch.Frequency)));
     }
 
     private void OnInnerDisconnected(IAmqpSession inner, string reason)
     {
         Stop(lost: true);
-        _outer.OnDisconnected(this, reason);
+        try
+        {
+            _outer.OnDisconnected(this, reason);
+        }
+        finally
+        {
+            _ended.TrySetResult();
+        }
     }
 
     private Channel<DelayedDelivery> Pump()
@@ -168,10 +190,12 @@ internal sealed class FaultInjectingSession : IAmqpSession
         {
             await foreach (var delivery in reader.ReadAllAsync(stopped).ConfigureAwait(false))
             {
-                var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), delivery.Due);
-                if (wait > TimeSpan.Zero) await Task.Delay(wait, stopped).ConfigureAwait(false);
+                // Timers may fire a little early: wait until the due time has really passed.
+                TimeSpan wait;
+                while ((wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), delivery.Due)) > TimeSpan.Zero)
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(wait.TotalMilliseconds)), stopped).ConfigureAwait(false);
                 // A connection lost meanwhile took its deliveries with it (they cannot be acked).
-                if (IsOpen) _outer.OnDelivery(this, delivery.DeliveryTag, delivery.Body);
+                if (IsOpen) _outer.OnDelivery(this, delivery.Delivery);
                 Interlocked.Decrement(ref _pendingDelayed);
             }
         }
@@ -181,5 +205,5 @@ internal sealed class FaultInjectingSession : IAmqpSession
         }
     }
 
-    private sealed record DelayedDelivery(ulong DeliveryTag, byte[] Body, long Due);
+    private sealed record DelayedDelivery(InboundDelivery Delivery, long Due);
 }

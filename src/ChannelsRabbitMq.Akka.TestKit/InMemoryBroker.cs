@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using Akka.Actor;
 using ChannelsRabbitMq.Akka.Transport;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+using RabbitMQ.Client.Exceptions;
 
 namespace ChannelsRabbitMq.Akka.TestKit;
 
@@ -22,7 +25,8 @@ namespace ChannelsRabbitMq.Akka.TestKit;
 /// <c>x-expires</c>;</item>
 /// <item>exclusive queues, deleted with their connection; a passive declare finds a queue held by
 /// another connection, and declaring or consuming it fails (RESOURCE_LOCKED);</item>
-/// <item>consumers with manual acks and <c>basic.qos</c> prefetch, in order; an ack of an unknown
+/// <item>consumers with manual acks and <c>basic.qos</c> prefetch, in order; a message requeued after
+/// a lost delivery comes back flagged <c>redelivered</c>; trace headers travel with the message; an ack of an unknown
 /// delivery tag, or a publish to a missing exchange, closes the connection as the broker's
 /// channel error would;</item>
 /// <item>connections that the broker drops (<see cref="DropAllConnections"/>,
@@ -47,14 +51,17 @@ public sealed class InMemoryBroker
     private long _messageSequence;
 
     /// <summary>Creates an empty broker.</summary>
-    /// <param name="name">A name for log lines (<c>in-memory://{name}</c>); by default <c>broker-{n}</c>.</param>
+    /// <param name="name">A name for log lines (<c>amqp://in-memory/{name}</c>); by default <c>broker-{n}</c>.</param>
     public InMemoryBroker(string? name = null)
     {
         Name = string.IsNullOrEmpty(name) ? $"broker-{Interlocked.Increment(ref _brokerCount)}" : name;
     }
 
-    /// <summary>The broker's name, as shown in the layers' log lines (<c>in-memory://{Name}</c>).</summary>
+    /// <summary>The broker's name, as shown in the layers' log lines (<c>amqp://in-memory/{Name}</c>).</summary>
     public string Name { get; }
+
+    /// <summary>What the layers' <c>Host</c> option is set to: a valid AMQP URI naming this broker, for their log lines.</summary>
+    internal string HostForLogs => $"amqp://in-memory/{Uri.EscapeDataString(Name)}";
 
     /// <summary>
     /// Starts a channel layer on this broker: the same actors as <see cref="RabbitMqChannelLayer"/>,
@@ -64,7 +71,7 @@ public sealed class InMemoryBroker
     /// <param name="configure">
     /// Sets options; they mean what they mean for RabbitMQ (<c>RemoteCapacity</c>, <c>Expiry</c>,
     /// <c>LocalCapacity</c>, <c>QueueName</c>, <c>ReconnectDelay</c>...). <c>Host</c> and <c>Tls</c>
-    /// are ignored.
+    /// are ignored (<c>Host</c> is set to <c>amqp://in-memory/{Name}</c>, which the log lines show).
     /// </param>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
     public InMemoryChannelLayer CreateLayer(ActorSystem system, Action<RabbitMqChannelLayerOptions>? configure = null)
@@ -72,7 +79,7 @@ public sealed class InMemoryBroker
         ArgumentNullException.ThrowIfNull(system);
         var options = new RabbitMqChannelLayerOptions();
         configure?.Invoke(options);
-        options.Host = $"in-memory://{Name}";
+        options.Host = HostForLogs;
         options.Tls = null;
         var faults = new ChannelLayerFaults(static (session, _) =>
         {
@@ -152,7 +159,7 @@ public sealed class InMemoryBroker
 
     internal void DeclareExchangeLocked(string exchange)
     {
-        if (exchange.Length == 0) throw new InMemoryAmqpException(403, "ACCESS_REFUSED - operation not permitted on the default exchange");
+        if (exchange.Length == 0) throw InMemoryAmqpException.Create(403, "ACCESS_REFUSED - operation not permitted on the default exchange");
         if (!_exchanges.ContainsKey(exchange)) _exchanges.Add(exchange, new Dictionary<string, HashSet<string>>(StringComparer.Ordinal));
     }
 
@@ -163,7 +170,7 @@ public sealed class InMemoryBroker
             existing.ThrowIfLockedFor(connection);
             if (existing.MaxLength != declaration.MaxLength || existing.Ttl != declaration.MessageTtl ||
                 existing.Expires != declaration.Expires || existing.Exclusive != declaration.Exclusive)
-                throw new InMemoryAmqpException(406, $"PRECONDITION_FAILED - inequivalent arguments for queue '{declaration.Name}'");
+                throw InMemoryAmqpException.Create(406, $"PRECONDITION_FAILED - inequivalent arguments for queue '{declaration.Name}'");
             existing.Touch(this);
             return;
         }
@@ -174,9 +181,9 @@ public sealed class InMemoryBroker
 
     internal void BindLocked(InMemoryConnection connection, string queue, string exchange, string routingKey)
     {
-        if (!_queues.TryGetValue(queue, out var q)) throw new InMemoryAmqpException(404, $"NOT_FOUND - no queue '{queue}'");
+        if (!_queues.TryGetValue(queue, out var q)) throw InMemoryAmqpException.Create(404, $"NOT_FOUND - no queue '{queue}'");
         q.ThrowIfLockedFor(connection);
-        if (!_exchanges.TryGetValue(exchange, out var bindings)) throw new InMemoryAmqpException(404, $"NOT_FOUND - no exchange '{exchange}'");
+        if (!_exchanges.TryGetValue(exchange, out var bindings)) throw InMemoryAmqpException.Create(404, $"NOT_FOUND - no exchange '{exchange}'");
         if (!bindings.TryGetValue(routingKey, out var queues)) bindings.Add(routingKey, queues = new HashSet<string>(StringComparer.Ordinal));
         queues.Add(queue);
     }
@@ -190,10 +197,10 @@ public sealed class InMemoryBroker
 
     internal Consumer ConsumeLocked(InMemoryConnection connection, string queue, ushort prefetch, bool exclusive)
     {
-        if (!_queues.TryGetValue(queue, out var q)) throw new InMemoryAmqpException(404, $"NOT_FOUND - no queue '{queue}'");
+        if (!_queues.TryGetValue(queue, out var q)) throw InMemoryAmqpException.Create(404, $"NOT_FOUND - no queue '{queue}'");
         q.ThrowIfLockedFor(connection);
         if (q.Consumers.Any(c => c.Exclusive) || (exclusive && q.Consumers.Count > 0))
-            throw new InMemoryAmqpException(403, $"ACCESS_REFUSED - queue '{queue}' in exclusive use");
+            throw InMemoryAmqpException.Create(403, $"ACCESS_REFUSED - queue '{queue}' in exclusive use");
         var consumer = new Consumer(connection, q, prefetch, exclusive);
         q.Consumers.Add(consumer);
         q.Touch(this);
@@ -202,7 +209,7 @@ public sealed class InMemoryBroker
     }
 
     /// <summary>Routes a message; returns false when a full queue refused it (a nack).</summary>
-    internal bool PublishLocked(InMemoryConnection connection, string exchange, string routingKey, ReadOnlyMemory<byte> body)
+    internal bool PublishLocked(InMemoryConnection connection, string exchange, string routingKey, ReadOnlyMemory<byte> body, TraceHeaders trace)
     {
         IEnumerable<BrokerQueue> targets;
         if (exchange.Length == 0)
@@ -233,7 +240,7 @@ public sealed class InMemoryBroker
                 continue;
             }
             stored ??= body.ToArray();
-            queue.Ready.AddLast(new StoredMessage(stored, Stopwatch.GetTimestamp(), ++_messageSequence));
+            queue.Ready.AddLast(new StoredMessage(stored, trace, Stopwatch.GetTimestamp(), ++_messageSequence));
             PumpLocked(queue);
         }
         return accepted;
@@ -314,8 +321,12 @@ public sealed class InMemoryBroker
     }
 }
 
-/// <summary>A message in a queue: the body (shared by the queues it was routed to), when it was enqueued, its global order.</summary>
-internal sealed record StoredMessage(byte[] Body, long EnqueuedAt, long Sequence);
+/// <summary>
+/// A message in a queue: the body (shared by the queues it was routed to), its trace headers (AMQP
+/// headers <c>traceparent</c>/<c>tracestate</c>), when it was enqueued, its global order, and whether
+/// it was requeued after a delivery that was not acked (RabbitMQ's <c>redelivered</c> flag).
+/// </summary>
+internal sealed record StoredMessage(byte[] Body, TraceHeaders Trace, long EnqueuedAt, long Sequence, bool Redelivered = false);
 
 /// <summary>A consumer: its connection's consume channel on one queue.</summary>
 internal sealed class Consumer(InMemoryConnection connection, BrokerQueue queue, ushort prefetch, bool exclusive)
@@ -352,7 +363,7 @@ internal sealed class BrokerQueue(QueueDeclaration declaration, InMemoryConnecti
     public void ThrowIfLockedFor(InMemoryConnection connection)
     {
         if (Owner is not null && Owner != connection)
-            throw new InMemoryAmqpException(405, $"RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '{Name}'");
+            throw InMemoryAmqpException.Create(405, $"RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '{Name}'");
     }
 
     /// <summary>Drops ready messages older than the TTL (they expire in order: one TTL for the queue).</summary>
@@ -361,11 +372,12 @@ internal sealed class BrokerQueue(QueueDeclaration declaration, InMemoryConnecti
         while (Ready.First is { } first && Stopwatch.GetElapsedTime(first.Value.EnqueuedAt) >= Ttl) Ready.RemoveFirst();
     }
 
-    /// <summary>Puts messages delivered but not acked back in the queue, in their original order.</summary>
+    /// <summary>Puts messages delivered but not acked back in the queue, in their original order, flagged redelivered.</summary>
     public void Requeue(IEnumerable<StoredMessage> messages)
     {
-        foreach (var message in messages.OrderByDescending(m => m.Sequence))
+        foreach (var delivered in messages.OrderByDescending(m => m.Sequence))
         {
+            var message = delivered with { Redelivered = true };
             var node = Ready.First;
             while (node is not null && node.Value.Sequence < message.Sequence) node = node.Next;
             if (node is null) Ready.AddLast(message);
@@ -395,10 +407,16 @@ internal sealed class BrokerQueue(QueueDeclaration declaration, InMemoryConnecti
     }
 }
 
-/// <summary>An AMQP channel error of the in-memory broker (the code and text RabbitMQ would send).</summary>
-internal sealed class InMemoryAmqpException(int code, string text) : Exception($"{text} (AMQP {code}, in-memory broker)")
+/// <summary>
+/// The channel errors of the in-memory broker, raised as RabbitMQ.Client raises the broker's: an
+/// <see cref="OperationInterruptedException"/> whose shutdown reason carries the AMQP reply code
+/// and text, so code that inspects them (e.g. 403 ACCESS_REFUSED for an exclusive consume) behaves
+/// the same on both.
+/// </summary>
+internal static class InMemoryAmqpException
 {
-    public int Code { get; } = code;
+    public static OperationInterruptedException Create(ushort code, string text) =>
+        new(new ShutdownEventArgs(ShutdownInitiator.Peer, code, $"{text} (in-memory broker)"));
 }
 
 /// <summary><see cref="IAmqpTransport"/> onto an <see cref="InMemoryBroker"/>.</summary>

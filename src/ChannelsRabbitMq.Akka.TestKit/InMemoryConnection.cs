@@ -64,12 +64,12 @@ internal sealed class InMemoryConnection : IAmqpSession
             _consumer = _broker.ConsumeLocked(this, queue, prefetch, exclusive);
         });
 
-    public Task PublishAsync(string exchange, string routingKey, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    public Task PublishAsync(string exchange, string routingKey, ReadOnlyMemory<byte> body, TraceHeaders trace, CancellationToken cancellationToken)
     {
         lock (_broker.Gate)
         {
             if (!_open) return Task.FromException(Lost($"publishing to exchange '{exchange}'"));
-            var accepted = _broker.PublishLocked(this, exchange, routingKey, body);
+            var accepted = _broker.PublishLocked(this, exchange, routingKey, body, trace);
             if (!_open) return Task.FromException(Lost($"publishing to exchange '{exchange}'"));
             return accepted
                 ? Task.CompletedTask
@@ -110,10 +110,17 @@ internal sealed class InMemoryConnection : IAmqpSession
 
     // ------------------------------------------------------------------ called by the broker under its lock
 
+    /// <summary>
+    /// Called synchronously (under the broker's lock) when the broker drops this connection, before
+    /// the layer is told: lets the fault handle know at once. Must not call into the broker or the layer.
+    /// </summary>
+    internal Action? DroppedByBroker { get; set; }
+
     internal void DropLocked(string reason)
     {
         if (!_open) return;
         _open = false;
+        DroppedByBroker?.Invoke();
         _broker.ConnectionClosedLocked(this, _consumer);
         _consumer = null;
         _dispatch.Writer.TryWrite(() => _handlers.OnDisconnected(this, reason));
@@ -124,7 +131,7 @@ internal sealed class InMemoryConnection : IAmqpSession
     {
         var tag = ++_nextDeliveryTag;
         consumer.Unacked.Add(tag, message);
-        _dispatch.Writer.TryWrite(() => Deliver(tag, message.Body));
+        _dispatch.Writer.TryWrite(() => Deliver(tag, message));
     }
 
     internal void ConsumerCancelledLocked(Consumer consumer)
@@ -134,16 +141,16 @@ internal sealed class InMemoryConnection : IAmqpSession
 
     // ------------------------------------------------------------------ dispatch path (no lock held)
 
-    private void Deliver(ulong tag, byte[] stored)
+    private void Deliver(ulong tag, StoredMessage message)
     {
         if (!_open) return; // stale: a delivery of a connection that is gone cannot be acked
         // The layer gets its own buffer, valid only during the call (as RabbitMQ.Client's), and
         // scribbled over afterwards with 0xC1 (never used in msgpack) so that a layer keeping it
         // would fail loudly.
-        var body = stored.ToArray();
+        var body = message.Body.ToArray();
         try
         {
-            _handlers.OnDelivery(this, tag, body);
+            _handlers.OnDelivery(this, new InboundDelivery(tag, body, message.Redelivered, message.Trace));
         }
         finally
         {

@@ -37,7 +37,15 @@ public static class ChannelLayerProtocol
     /// A message of <paramref name="Channel"/>: the reply to <see cref="Receive"/>, and what a
     /// subscriber is told for each message of its channel.
     /// </summary>
-    public sealed record Received(string Channel, IReadOnlyDictionary<string, object?> Message);
+    public sealed record Received(string Channel, IReadOnlyDictionary<string, object?> Message)
+    {
+        /// <summary>
+        /// The trace context of the message's receive activity (a child of the sender's send
+        /// activity), or default when the sender propagated none. Start your handling activity
+        /// with it as parent to continue the trace.
+        /// </summary>
+        public System.Diagnostics.ActivityContext TraceContext { get; init; }
+    }
 
     /// <summary>
     /// Push every message of <paramref name="Channel"/> to <paramref name="Subscriber"/> as a

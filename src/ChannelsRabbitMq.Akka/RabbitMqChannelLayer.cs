@@ -58,6 +58,9 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
     /// <inheritdoc />
     public IActorRef Actor { get; }
 
+    /// <summary>The layer's counters, for specs.</summary>
+    internal LayerCounters Counters => _counters;
+
     /// <summary>The router actor, for specs.</summary>
     internal Task<IActorRef> RouterAsync => _actors.ContinueWith(t => t.Result.Router, TaskScheduler.Default);
 
@@ -214,8 +217,13 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
     private Task Publish(string exchange, string routingKey, byte[] body, string destination, bool isGroup, CancellationToken cancellationToken)
     {
         var reply = new PendingReply<Done>(cancellationToken, _closed.Token);
+        var (activity, trace) = Tracing.StartSend(destination, isGroup, QueueName);
         return WithActors(reply, actors =>
-            actors.Connection.Tell(new ConnectionActor.Publish(exchange, routingKey, body, destination, isGroup, reply)));
+            actors.Connection.Tell(new ConnectionActor.Publish(exchange, routingKey, body, destination, isGroup, reply)
+            {
+                Activity = activity,
+                Trace = trace,
+            }));
     }
 
     private Task<T> WithActors<T>(PendingReply<T> reply, Action<ChannelLayerActor.LayerActors> send)

@@ -210,12 +210,16 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
 
     private void Push(Envelope envelope)
     {
-        _subscriber!.Tell(new ChannelLayerProtocol.Received(_channel, envelope.Message));
-        Delivered(envelope, expired: false);
+        var trace = Tracing.Received(envelope.Trace, _channel);
+        _subscriber!.Tell(new ChannelLayerProtocol.Received(_channel, envelope.Message) { TraceContext = trace });
+        Context.Parent.Tell(new RouterActor.CopyConsumed(_channel, envelope, Expired: false));
     }
 
-    private void Delivered(Envelope envelope, bool expired) =>
+    private void Delivered(Envelope envelope, bool expired)
+    {
+        if (!expired) Tracing.Received(envelope.Trace, _channel);
         Context.Parent.Tell(new RouterActor.CopyConsumed(_channel, envelope, expired));
+    }
 
     private void DiscardWhere(Func<Envelope, bool> lost)
     {

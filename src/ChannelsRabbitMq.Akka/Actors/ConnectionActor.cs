@@ -30,6 +30,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
     private readonly Queue<TopologyChange> _topologyChanges = new();
     private IAmqpSession? _session;
     private bool _topologyChangeRunning;
+    private readonly HashSet<IAmqpSession> _lostDuringSetup = [];
     private bool _shuttingDown;
     private int _attempt;
 
@@ -58,7 +59,13 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
         global::Akka.Actor.Props.Create(() => new ConnectionActor(options, queueName, transport, router, counters));
 
     /// <summary>Publish an encoded message; a nack on a direct send fails the caller with <see cref="ChannelFullException"/>.</summary>
-    public sealed record Publish(string Exchange, string RoutingKey, byte[] Body, string Destination, bool IsGroup, PendingReply<Done> Reply);
+    public sealed record Publish(string Exchange, string RoutingKey, byte[] Body, string Destination, bool IsGroup, PendingReply<Done> Reply)
+    {
+        /// <summary>The send's activity (stopped when the broker confirms) and the context it propagates.</summary>
+        public System.Diagnostics.Activity? Activity { get; init; }
+
+        public TraceHeaders Trace { get; init; }
+    }
 
     /// <summary>Bind the queue to the groups exchange for a group (completes once bound).</summary>
     public sealed record Bind(string Group, TaskCompletionSource<Done> Completion) : TopologyChange(Group, Completion);
@@ -142,6 +149,17 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                     _ = CloseQuietlyAsync(connected.Session);
                     break;
                 }
+                if (!connected.Session.IsOpen || _lostDuringSetup.Contains(connected.Session))
+                {
+                    // Lost between its consume starting and now: its loss notice came while connecting.
+                    _lostDuringSetup.Clear();
+                    _ = CloseQuietlyAsync(connected.Session);
+                    _log.Warning("Failure connecting to {0}: the connection was lost while it was being set up. Retrying in {1}",
+                        _redactedHost, _options.ReconnectDelay);
+                    Timers.StartSingleTimer(Connect.Instance, Connect.Instance, _options.ReconnectDelay);
+                    break;
+                }
+                _lostDuringSetup.Clear();
                 _session = connected.Session;
                 _counters.ConnectionUp(isReconnect: EverConnected);
                 EverConnected = true;
@@ -155,8 +173,11 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                 LogConnectFailure(failed.Cause);
                 Timers.StartSingleTimer(Connect.Instance, Connect.Instance, _options.ReconnectDelay);
                 break;
-            case Disconnected:
-                break; // a session from an earlier attempt; that attempt fails by itself
+            case Disconnected disconnected:
+                // Either a session from a failed attempt, or the one being set up right now:
+                // remember it, so that attempt is not taken into use.
+                _lostDuringSetup.Add(disconnected.Session);
+                break;
             case IsConnected:
                 Sender.Tell(false);
                 break;
@@ -245,6 +266,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
         switch (message)
         {
             case Publish publish:
+                publish.Activity?.Dispose();
                 publish.Reply.TryFail(new ChannelLayerClosedException());
                 break;
             case TopologyChange change:
@@ -275,10 +297,22 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
         var log = _log;
         var counters = _counters;
         var queueName = _queueName;
+        var fingerprint = !_options.ExclusiveQueue;
+        var maxSize = _options.MaxMessageSize;
         return new AmqpSessionHandlers(
-            OnDelivery: (session, deliveryTag, body) =>
+            OnDelivery: (session, delivery) =>
             {
+                var deliveryTag = delivery.DeliveryTag;
+                var body = delivery.Body;
                 // Runs on the client's consumer thread; the body is only valid during this call.
+                if (body.Length > maxSize)
+                {
+                    counters.Malformed();
+                    log.Warning("Dropped a message of {0} bytes from queue {1}: larger than MaxMessageSize ({2} bytes)",
+                        body.Length, queueName, maxSize);
+                    session.Ack(deliveryTag);
+                    return;
+                }
                 DecodedMessage decoded;
                 try
                 {
@@ -291,7 +325,15 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                     session.Ack(deliveryTag);
                     return;
                 }
-                router.Tell(new RouterActor.Inbound(session, deliveryTag, decoded));
+                // A surviving queue redelivers what a lost connection held unacked; the fingerprint
+                // lets the router recognise a redelivery of a message it already handed over.
+                var print = fingerprint ? System.IO.Hashing.XxHash3.HashToUInt64(body.Span) : 0UL;
+                router.Tell(new RouterActor.Inbound(session, deliveryTag, decoded)
+                {
+                    Redelivered = delivery.Redelivered,
+                    Fingerprint = print,
+                    Trace = delivery.Trace,
+                });
             },
             OnDisconnected: (session, reason) => self.Tell(new Disconnected(session, reason)));
     }
@@ -372,11 +414,15 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
 
     private void StartPublish(IAmqpSession session, Publish publish)
     {
-        if (publish.Reply.IsDone) return; // cancelled while waiting for a connection
+        if (publish.Reply.IsDone)
+        {
+            publish.Activity?.Dispose(); // cancelled while waiting for a connection
+            return;
+        }
         Task confirmed;
         try
         {
-            confirmed = session.PublishAsync(publish.Exchange, publish.RoutingKey, publish.Body, CancellationToken.None);
+            confirmed = session.PublishAsync(publish.Exchange, publish.RoutingKey, publish.Body, publish.Trace, CancellationToken.None);
         }
         catch (Exception e)
         {
@@ -385,6 +431,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
         if (confirmed.IsCompletedSuccessfully)
         {
             _counters.MessageSent();
+            publish.Activity?.Dispose();
             publish.Reply.TrySucceed(Done.Instance);
             return;
         }
@@ -399,6 +446,11 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
         var failure = confirmed.Exception?.GetBaseException();
         if (failure is null) counters.MessageSent();
         else if (failure is PublishRejectedException) counters.ChannelWasFull();
+        if (publish.Activity is { } activity)
+        {
+            if (failure is not null) activity.SetStatus(System.Diagnostics.ActivityStatusCode.Error, failure.GetType().Name);
+            activity.Dispose();
+        }
         switch (failure)
         {
             case null:

@@ -30,4 +30,13 @@ internal sealed class Envelope
 
     /// <summary><see cref="Environment.TickCount64"/> when it arrived, for local expiry.</summary>
     public long ReceivedAtMs { get; }
+
+    /// <summary>Hash of the body (0 unless the queue outlives its connection), to recognise a redelivery.</summary>
+    public ulong Fingerprint { get; init; }
+
+    /// <summary>The sender's trace context, if any.</summary>
+    public TraceHeaders Trace { get; init; }
+
+    /// <summary>Set by the router once a first copy has been received. Only the router reads and writes it.</summary>
+    public bool HandedOver { get; set; }
 }

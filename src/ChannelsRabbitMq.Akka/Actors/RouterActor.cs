@@ -20,6 +20,9 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LayerCounters _counters;
     private readonly bool _requeuedOnLoss;
+    private readonly string _queueName;
+    private readonly Queue<(IAmqpSession Session, ulong Fingerprint)> _recentlyHandedOver = new();
+    private readonly HashSet<ulong> _handedOverBeforeLoss = [];
     private readonly int _localCapacity;
     private readonly TimeSpan _localExpiry;
     private readonly TimeSpan _channelIdleAfter;
@@ -34,6 +37,7 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     {
         _requeuedOnLoss = requeuedOnLoss;
         _counters = counters;
+        _queueName = counters.QueueName;
         _localCapacity = localCapacity;
         _localExpiry = localExpiry;
         _channelIdleAfter = channelIdleAfter;
@@ -43,7 +47,14 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
         global::Akka.Actor.Props.Create(() => new RouterActor(counters, localCapacity, localExpiry, channelIdleAfter, requeuedOnLoss));
 
     /// <summary>A decoded delivery from the consumer.</summary>
-    public sealed record Inbound(IAmqpSession Session, ulong DeliveryTag, DecodedMessage Decoded);
+    public sealed record Inbound(IAmqpSession Session, ulong DeliveryTag, DecodedMessage Decoded)
+    {
+        public bool Redelivered { get; init; }
+
+        public ulong Fingerprint { get; init; }
+
+        public TraceHeaders Trace { get; init; }
+    }
 
     /// <summary>A caller waits for the next message of <paramref name="Channel"/>.</summary>
     public sealed record WaitForMessage(string Channel, PendingReply<IReadOnlyDictionary<string, object?>> Reply);
@@ -162,6 +173,12 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
                 else _groupMembers[changed.Group] = changed.Members;
                 break;
             case SessionLost lost when lost.DeliveriesRequeued:
+                // The broker requeues what it had not seen acked: at most the prefetch window, all
+                // among the latest deliveries. Those handed over lately may be redelivered.
+                _handedOverBeforeLoss.Clear();
+                foreach (var (session, fingerprint) in _recentlyHandedOver)
+                    if (session == lost.Session) _handedOverBeforeLoss.Add(fingerprint);
+                _recentlyHandedOver.Clear();
                 foreach (var channel in _channels.Values) channel.Actor.Tell(new ChannelActor.DiscardFrom(lost.Session));
                 break;
             case SessionLost:
@@ -191,8 +208,25 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     {
         var decoded = inbound.Decoded;
         if (_closed) return;
+        if (inbound.Redelivered && _handedOverBeforeLoss.Remove(inbound.Fingerprint))
+        {
+            // Handed over before the connection was lost, but its ack was lost with it: at most once.
+            inbound.Session.Ack(inbound.DeliveryTag);
+            _counters.DuplicateSuppressed();
+            _log.Debug("Dropped a redelivered message that was already received before the reconnect");
+            return;
+        }
         if (decoded.Channel is { } channel)
         {
+            if (!IsOwnChannel(channel))
+            {
+                // Nobody here can ever receive it: holding it would cost a prefetch slot until it expires.
+                inbound.Session.Ack(inbound.DeliveryTag);
+                _counters.DroppedNoRecipient();
+                _log.Warning("Dropped a message for channel '{0}': it is not a channel of this layer's queue {1}",
+                    channel.Length > 120 ? channel[..120] + "…" : channel, _queueName);
+                return;
+            }
             Enqueue(inbound, [channel]);
         }
         else if (decoded.Group is { } group && _groupMembers.TryGetValue(group, out var members))
@@ -210,7 +244,11 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
 
     private void Enqueue(Inbound inbound, string[] channels)
     {
-        var envelope = new Envelope(inbound.Session, inbound.DeliveryTag, inbound.Decoded.Message, channels.Length, Environment.TickCount64);
+        var envelope = new Envelope(inbound.Session, inbound.DeliveryTag, inbound.Decoded.Message, channels.Length, Environment.TickCount64)
+        {
+            Fingerprint = inbound.Fingerprint,
+            Trace = inbound.Trace,
+        };
         _unacked++;
         foreach (var channel in channels)
         {
@@ -229,6 +267,11 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
         var envelope = consumed.Envelope;
         if (consumed.Expired) _counters.ExpiredLocally();
         else _counters.MessageReceived();
+        if (!consumed.Expired && !envelope.HandedOver)
+        {
+            envelope.HandedOver = true;
+            if (_requeuedOnLoss) RememberHandedOver(envelope);
+        }
         if (--envelope.RemainingCopies == 0)
         {
             _unacked--;
@@ -237,6 +280,19 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
         _counters.Backlog(_unacked, _channels.Count);
         if (consumed.Expired && Due(ref _lastExpiryWarning))
             _log.Warning("A message (or messages) expired locally. Biggest queues: {0}", DescribeBiggest());
+    }
+
+    private bool IsOwnChannel(string channel) =>
+        Names.IsValidChannelName(channel) && Names.IsProcessSpecific(channel) &&
+        string.Equals(Names.QueueOf(channel), _queueName, StringComparison.Ordinal);
+
+    private void RememberHandedOver(Envelope envelope)
+    {
+        // Acks beyond the prefetch window have been processed by the broker (it sent more since),
+        // so remembering a little more than the window is enough.
+        var keep = Math.Max(2 * _localCapacity, 256);
+        while (_recentlyHandedOver.Count >= keep) _recentlyHandedOver.Dequeue();
+        _recentlyHandedOver.Enqueue((envelope.Session, envelope.Fingerprint));
     }
 
     private ChannelEntry SendToChannel(string channel, object message)

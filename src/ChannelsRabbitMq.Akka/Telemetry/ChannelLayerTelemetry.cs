@@ -12,7 +12,7 @@ namespace ChannelsRabbitMq.Akka;
 /// <remarks>
 /// Instruments: counters <c>channels_rabbitmq.messages.sent</c>, <c>.messages.received</c>,
 /// <c>.group.deliveries</c> (local copies of group messages), <c>.channel_full</c>,
-/// <c>.expired_locally</c>, <c>.dropped_no_recipient</c>, <c>.malformed</c>, <c>.reconnects</c>;
+/// <c>.expired_locally</c>, <c>.dropped_no_recipient</c>, <c>.malformed</c>, <c>.duplicates_suppressed</c>, <c>.reconnects</c>;
 /// gauges <c>channels_rabbitmq.local_backlog</c>, <c>.live_channels</c> and <c>.connected</c> (1 or 0).
 /// </remarks>
 public static class ChannelLayerTelemetry
@@ -36,6 +36,7 @@ public static class ChannelLayerTelemetry
     internal static readonly Counter<long> ExpiredLocally = Meter.CreateCounter<long>("channels_rabbitmq.expired_locally", "{message}", "Messages dropped by local expiry.");
     internal static readonly Counter<long> DroppedNoRecipient = Meter.CreateCounter<long>("channels_rabbitmq.dropped_no_recipient", "{message}", "Group messages with no local member.");
     internal static readonly Counter<long> Malformed = Meter.CreateCounter<long>("channels_rabbitmq.malformed", "{message}", "Deliveries dropped as malformed.");
+    internal static readonly Counter<long> DuplicatesSuppressed = Meter.CreateCounter<long>("channels_rabbitmq.duplicates_suppressed", "{message}", "Redeliveries of messages already received before a reconnect, dropped.");
     internal static readonly Counter<long> Reconnects = Meter.CreateCounter<long>("channels_rabbitmq.reconnects", "{connection}", "Connections established after the first.");
 
     static ChannelLayerTelemetry()

@@ -13,6 +13,7 @@ internal sealed class LayerCounters
     private long _expiredLocally;
     private long _droppedNoRecipient;
     private long _malformed;
+    private long _duplicatesSuppressed;
     private long _reconnects;
     private long _disconnectedSinceUtcTicks = DateTimeOffset.UtcNow.UtcTicks;
     private volatile bool _connected;
@@ -53,6 +54,10 @@ internal sealed class LayerCounters
     public void DroppedNoRecipient() => Count(ref _droppedNoRecipient, ChannelLayerTelemetry.DroppedNoRecipient, 1);
 
     public void Malformed() => Count(ref _malformed, ChannelLayerTelemetry.Malformed, 1);
+
+    public void DuplicateSuppressed() => Count(ref _duplicatesSuppressed, ChannelLayerTelemetry.DuplicatesSuppressed, 1);
+
+    public long DuplicatesSuppressed => Interlocked.Read(ref _duplicatesSuppressed);
 
     public void ConnectionUp(bool isReconnect)
     {

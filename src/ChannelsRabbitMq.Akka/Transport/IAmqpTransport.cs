@@ -24,8 +24,23 @@ internal interface IAmqpTransport
 /// Not called for a close the layer asked for.
 /// </param>
 internal sealed record AmqpSessionHandlers(
-    Action<IAmqpSession, ulong, ReadOnlyMemory<byte>> OnDelivery,
+    Action<IAmqpSession, InboundDelivery> OnDelivery,
     Action<IAmqpSession, string> OnDisconnected);
+
+/// <summary>One delivery as the layer needs it.</summary>
+/// <param name="DeliveryTag">The tag to ack on the delivering session.</param>
+/// <param name="Body">The body; valid only during the handler call.</param>
+/// <param name="Redelivered">The broker delivered it before (to a connection that did not ack it).</param>
+/// <param name="Trace">W3C trace context from the AMQP headers, if the sender set one.</param>
+internal readonly record struct InboundDelivery(ulong DeliveryTag, ReadOnlyMemory<byte> Body, bool Redelivered, TraceHeaders Trace);
+
+/// <summary>W3C trace context carried in the AMQP headers <c>traceparent</c> and <c>tracestate</c>.</summary>
+internal readonly record struct TraceHeaders(string? TraceParent, string? TraceState)
+{
+    public static TraceHeaders None => default;
+
+    public bool IsEmpty => TraceParent is null;
+}
 
 /// <summary>The layer's queue as declared on the broker.</summary>
 /// <param name="Name">Queue name.</param>
@@ -73,7 +88,7 @@ internal interface IAmqpSession : IAsyncDisposable
     /// <see cref="PublishRejectedException"/> on a nack (queue full) and
     /// <see cref="ConnectionLostException"/> when the connection closes before the confirm.
     /// </summary>
-    Task PublishAsync(string exchange, string routingKey, ReadOnlyMemory<byte> body, CancellationToken cancellationToken);
+    Task PublishAsync(string exchange, string routingKey, ReadOnlyMemory<byte> body, TraceHeaders trace, CancellationToken cancellationToken);
 
     /// <summary>Acknowledges a delivery of this session; does nothing once the session is closed.</summary>
     void Ack(ulong deliveryTag);

@@ -215,7 +215,7 @@ internal sealed class RabbitMqSession : IAmqpSession
     }
 
     /// <inheritdoc />
-    public async Task PublishAsync(string exchange, string routingKey, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    public async Task PublishAsync(string exchange, string routingKey, ReadOnlyMemory<byte> body, TraceHeaders trace, CancellationToken cancellationToken)
     {
         ThrowIfNotOpen();
         using var linked = Link(cancellationToken, out var token);
@@ -224,7 +224,18 @@ internal sealed class RabbitMqSession : IAmqpSession
             // No properties: the wire contract needs none. (With confirmation tracking the client
             // adds its own x-dotnet-pub-seq-no header to a fresh properties object per publish;
             // a shared BasicProperties instance would be mutated concurrently, so none is passed.)
-            await _publish.BasicPublishAsync(exchange, routingKey, mandatory: false, body, token).ConfigureAwait(false);
+            if (trace.IsEmpty)
+            {
+                await _publish.BasicPublishAsync(exchange, routingKey, mandatory: false, body, token).ConfigureAwait(false);
+            }
+            else
+            {
+                // Python peers ignore these headers; .NET peers continue the trace from them.
+                var headers = new Dictionary<string, object?> { ["traceparent"] = trace.TraceParent };
+                if (trace.TraceState is { } state) headers["tracestate"] = state;
+                var properties = new BasicProperties { Headers = headers };
+                await _publish.BasicPublishAsync(exchange, routingKey, mandatory: false, properties, body, token).ConfigureAwait(false);
+            }
         }
         catch (PublishException ex)
         {
@@ -526,12 +537,12 @@ internal sealed class RabbitMqSession : IAmqpSession
         });
     }
 
-    private void Deliver(ulong deliveryTag, ReadOnlyMemory<byte> body)
+    private void Deliver(ulong deliveryTag, ReadOnlyMemory<byte> body, bool redelivered, IReadOnlyBasicProperties properties)
     {
         if (Volatile.Read(ref _state) != Open) return; // a stale delivery can no longer be acked
         try
         {
-            _handlers.OnDelivery(this, deliveryTag, body);
+            _handlers.OnDelivery(this, new InboundDelivery(deliveryTag, body, redelivered, ReadTrace(properties)));
         }
         catch (Exception ex)
         {
@@ -552,7 +563,7 @@ internal sealed class RabbitMqSession : IAmqpSession
         public override Task HandleBasicDeliverAsync(string consumerTag, ulong deliveryTag, bool redelivered, string exchange,
             string routingKey, IReadOnlyBasicProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken = default)
         {
-            _session.Deliver(deliveryTag, body);
+            _session.Deliver(deliveryTag, body, redelivered, properties);
             return Task.CompletedTask;
         }
 
@@ -565,6 +576,21 @@ internal sealed class RabbitMqSession : IAmqpSession
                 _session.ReportLost($"the broker cancelled the consumer {consumerTag} (was its queue deleted?)");
         }
     }
+
+    private static TraceHeaders ReadTrace(IReadOnlyBasicProperties properties)
+    {
+        if (properties.Headers is not { } headers || !headers.TryGetValue("traceparent", out var parent)) return TraceHeaders.None;
+        headers.TryGetValue("tracestate", out var state);
+        return new TraceHeaders(HeaderString(parent), HeaderString(state));
+    }
+
+    // AMQP long strings arrive as bytes.
+    private static string? HeaderString(object? value) => value switch
+    {
+        byte[] bytes => System.Text.Encoding.UTF8.GetString(bytes),
+        string text => text,
+        _ => null,
+    };
 
     private static object Milliseconds(TimeSpan span)
     {

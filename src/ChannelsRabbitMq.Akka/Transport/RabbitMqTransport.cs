@@ -20,6 +20,12 @@ internal sealed class RabbitMqTransport : IAmqpTransport
     // log and drop them) instead of making the client break the connection.
     private const uint InboundHeadroom = 1024 * 1024;
 
+    // RabbitMQ refuses messages above its max_message_size, whose ceiling is 512 MiB. The client
+    // must accept anything the broker can deliver: a body it refused would break the connection,
+    // be requeued, and break the next connection too, wedging a queue that outlives connections.
+    // The layer drops bodies over MaxMessageSize itself, with a log line.
+    private const uint BrokerMessageSizeCeiling = 512u * 1024 * 1024;
+
     private readonly RabbitMqChannelLayerOptions _options;
     private readonly IReadOnlyList<AmqpEndpoint> _endpoints;
     private readonly TlsSettings _tls;
@@ -102,7 +108,7 @@ internal sealed class RabbitMqTransport : IAmqpTransport
         TopologyRecoveryEnabled = false,
         RequestedConnectionTimeout = _options.ConnectTimeout,
         HandshakeContinuationTimeout = _options.ConnectTimeout,
-        MaxInboundMessageBodySize = Math.Max(ConnectionFactory.DefaultMaxInboundMessageBodySize, (uint)_options.MaxMessageSize + InboundHeadroom),
+        MaxInboundMessageBodySize = Math.Max(BrokerMessageSizeCeiling, (uint)_options.MaxMessageSize + InboundHeadroom),
         ConsumerDispatchConcurrency = 1, // one delivery at a time keeps them in order
         ClientProvidedName = ConnectionName,
     };

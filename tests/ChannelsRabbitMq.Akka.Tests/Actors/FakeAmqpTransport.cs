@@ -80,7 +80,7 @@ internal sealed class FakeAmqpTransport : IAmqpTransport
         private readonly bool _conflict;
         private readonly object _gate = new();
         private readonly object _pumpGate = new();
-        private readonly Queue<byte[]> _ready = new();
+        private readonly Queue<(byte[] Body, bool Redelivered)> _ready = new();
         private readonly HashSet<ulong> _unacked = [];
         private ulong _nextTag;
         private ushort _prefetch;
@@ -113,9 +113,9 @@ internal sealed class FakeAmqpTransport : IAmqpTransport
         }
 
         /// <summary>Puts a raw body into the layer's queue, as another publisher would.</summary>
-        public void Inject(byte[] body)
+        public void Inject(byte[] body, bool redelivered = false)
         {
-            lock (_gate) _ready.Enqueue(body);
+            lock (_gate) _ready.Enqueue((body, redelivered));
             Pump();
         }
 
@@ -153,7 +153,7 @@ internal sealed class FakeAmqpTransport : IAmqpTransport
             return Task.CompletedTask;
         }
 
-        public Task PublishAsync(string exchange, string routingKey, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+        public Task PublishAsync(string exchange, string routingKey, ReadOnlyMemory<byte> body, TraceHeaders trace, CancellationToken cancellationToken)
         {
             if (!_open) return Task.FromException(new ConnectionLostException("closed (simulated)"));
             if (_transport.TakeNack()) return Task.FromException(new PublishRejectedException("nack (simulated)"));
@@ -194,16 +194,16 @@ internal sealed class FakeAmqpTransport : IAmqpTransport
             lock (_pumpGate)
             while (true)
             {
-                byte[] body;
+                (byte[] Body, bool Redelivered) next;
                 ulong tag;
                 lock (_gate)
                 {
                     if (!_open || !_consuming || _ready.Count == 0 || _unacked.Count >= _prefetch) return;
-                    body = _ready.Dequeue();
+                    next = _ready.Dequeue();
                     tag = ++_nextTag;
                     _unacked.Add(tag);
                 }
-                _handlers.OnDelivery(this, tag, body);
+                _handlers.OnDelivery(this, new InboundDelivery(tag, next.Body, next.Redelivered, TraceHeaders.None));
             }
         }
 

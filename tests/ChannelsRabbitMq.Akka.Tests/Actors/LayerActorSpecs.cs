@@ -249,6 +249,58 @@ public sealed class LayerActorSpecs : global::Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public async Task A_redelivery_of_a_message_received_before_a_reconnect_is_dropped_and_others_are_delivered()
+    {
+        await using var layer = NewLayer();
+        var first = await _broker.NextConnectionAsync(Timeout);
+        var channel = await layer.NewChannelAsync();
+        var seen = WireCodec.Encode(Message("seen"), channel, null, 1 << 20);
+        first.Inject(seen);
+        Assert.Equal("seen", (await layer.ReceiveAsync(channel).WaitAsync(Timeout))["text"]);
+
+        first.Drop();
+        var second = await _broker.NextConnectionAsync(Timeout);
+        // The broker requeued what it had not seen acked: the one already received, and one never received.
+        second.Inject(seen, redelivered: true);
+        second.Inject(WireCodec.Encode(Message("unseen"), channel, null, 1 << 20), redelivered: true);
+
+        Assert.Equal("unseen", (await layer.ReceiveAsync(channel).WaitAsync(Timeout))["text"]);
+        Assert.Equal(1, layer.Counters.DuplicatesSuppressed);
+    }
+
+    [Fact]
+    public async Task With_an_exclusive_queue_local_copies_survive_a_disconnect()
+    {
+        await using var layer = NewLayer(o => o.ExclusiveQueue = true);
+        var first = await _broker.NextConnectionAsync(Timeout);
+        var channel = await layer.NewChannelAsync();
+        await layer.SendAsync(channel, Message("held in memory"));
+        await AwaitConditionAsync(() => Task.FromResult(layer.GetStatistics().LocalBacklog == 1), Timeout);
+
+        first.Drop();
+        await _broker.NextConnectionAsync(Timeout);
+
+        Assert.Equal("held in memory", (await layer.ReceiveAsync(channel).WaitAsync(Timeout))["text"]);
+    }
+
+    [Fact]
+    public async Task By_default_local_copies_are_discarded_on_a_disconnect_because_the_broker_requeues_them()
+    {
+        await using var layer = NewLayer();
+        var first = await _broker.NextConnectionAsync(Timeout);
+        var channel = await layer.NewChannelAsync();
+        await layer.SendAsync(channel, Message("requeued by the broker"));
+        await AwaitConditionAsync(() => Task.FromResult(layer.GetStatistics().LocalBacklog == 1), Timeout);
+
+        first.Drop();
+        await _broker.NextConnectionAsync(Timeout);
+
+        await AwaitConditionAsync(() => Task.FromResult(layer.GetStatistics().LocalBacklog == 0), Timeout);
+        await layer.SendAsync(channel, Message("after"));
+        Assert.Equal("after", (await layer.ReceiveAsync(channel).WaitAsync(Timeout))["text"]);
+    }
+
+    [Fact]
     public async Task An_idle_channel_actor_stops_and_costs_nothing()
     {
         await using var layer = NewLayer();

@@ -32,9 +32,9 @@ public class RabbitMqSessionSpecs(ITestOutputHelper output)
         await session.BindAsync(queue, exchange, "room", default);
         await session.StartConsumingAsync(queue, prefetch: 10, exclusive: true, default);
 
-        await session.PublishAsync("", queue, Bytes("direct-1"), default);
-        await session.PublishAsync(exchange, "room", Bytes("group-2"), default);
-        await session.PublishAsync("", queue, Bytes("direct-3"), default);
+        await session.PublishAsync("", queue, Bytes("direct-1"), TraceHeaders.None, default);
+        await session.PublishAsync(exchange, "room", Bytes("group-2"), TraceHeaders.None, default);
+        await session.PublishAsync("", queue, Bytes("direct-3"), TraceHeaders.None, default);
 
         var received = new List<(ulong Tag, byte[] Body)>();
         for (var i = 0; i < 3; i++) received.Add(await probe.NextDeliveryAsync());
@@ -72,8 +72,8 @@ public class RabbitMqSessionSpecs(ITestOutputHelper output)
         var queue = UniqueName("full");
         await session.DeclareQueueAsync(Queue(queue, maxLength: 1), default);
 
-        await session.PublishAsync("", queue, Bytes("fits"), default);
-        var ex = await Assert.ThrowsAsync<PublishRejectedException>(() => session.PublishAsync("", queue, Bytes("overflows"), default));
+        await session.PublishAsync("", queue, Bytes("fits"), TraceHeaders.None, default);
+        var ex = await Assert.ThrowsAsync<PublishRejectedException>(() => session.PublishAsync("", queue, Bytes("overflows"), TraceHeaders.None, default));
 
         Assert.IsType<PublishException>(ex.InnerException);
         Assert.True(session.IsOpen);
@@ -84,7 +84,7 @@ public class RabbitMqSessionSpecs(ITestOutputHelper output)
     {
         await using var session = await NewTransport().ConnectAsync(new SessionProbe().Handlers, default).Within();
 
-        await session.PublishAsync("", UniqueName("nobody"), Bytes("lost"), default).Within();
+        await session.PublishAsync("", UniqueName("nobody"), Bytes("lost"), TraceHeaders.None, default).Within();
 
         Assert.True(session.IsOpen);
     }
@@ -97,7 +97,7 @@ public class RabbitMqSessionSpecs(ITestOutputHelper output)
         await session.DeclareQueueAsync(Queue(queue, maxLength: 2000), default);
 
         var publishes = Enumerable.Range(0, 1000)
-            .Select(i => Task.Run(() => session.PublishAsync("", queue, Bytes($"message {i}"), default)))
+            .Select(i => Task.Run(() => session.PublishAsync("", queue, Bytes($"message {i}"), TraceHeaders.None, default)))
             .ToArray();
         await Task.WhenAll(publishes).Within(30);
 
@@ -178,8 +178,8 @@ public class RabbitMqSessionSpecs(ITestOutputHelper output)
         await session.DeclareQueueAsync(Queue(queue), default);
         await session.StartConsumingAsync(queue, 10, exclusive: true, default);
 
-        await session.PublishAsync("", queue, Bytes("!boom"), default);
-        await session.PublishAsync("", queue, Bytes("fine"), default);
+        await session.PublishAsync("", queue, Bytes("!boom"), TraceHeaders.None, default);
+        await session.PublishAsync("", queue, Bytes("fine"), TraceHeaders.None, default);
 
         var (_, body) = await probe.NextDeliveryAsync();
         Assert.Equal("fine", Encoding.UTF8.GetString(body));
@@ -205,7 +205,7 @@ public class RabbitMqSessionSpecs(ITestOutputHelper output)
             while (!probe.Disconnected.IsCompleted && DateTime.UtcNow < until)
             {
                 if (!await window.WaitAsync(TimeSpan.FromMilliseconds(50))) continue;
-                var publish = session.PublishAsync("", queue, Bytes("x"), default);
+                var publish = session.PublishAsync("", queue, Bytes("x"), TraceHeaders.None, default);
                 pending.Add(publish);
                 _ = publish.ContinueWith(_ => window.Release(), TaskScheduler.Default);
             }
@@ -231,7 +231,7 @@ public class RabbitMqSessionSpecs(ITestOutputHelper output)
                          string.Join(", ", failures.GroupBy(f => f.InnerException?.GetType().Name ?? "none").Select(g => $"{g.Key} {g.Count()}")));
         Assert.All(failures, e => Assert.IsType<ConnectionLostException>(e));
         Assert.Contains(failures, e => e.InnerException is not null); // was in flight in the client
-        await Assert.ThrowsAsync<ConnectionLostException>(() => session.PublishAsync("", queue, Bytes("late"), default));
+        await Assert.ThrowsAsync<ConnectionLostException>(() => session.PublishAsync("", queue, Bytes("late"), TraceHeaders.None, default));
         await Task.Delay(200);
         Assert.Equal(1, probe.Disconnects);
     }
@@ -247,7 +247,7 @@ public class RabbitMqSessionSpecs(ITestOutputHelper output)
         await session.DisposeAsync();
 
         Assert.False(session.IsOpen);
-        await Assert.ThrowsAsync<ConnectionLostException>(() => session.PublishAsync("", "q", Bytes("x"), default));
+        await Assert.ThrowsAsync<ConnectionLostException>(() => session.PublishAsync("", "q", Bytes("x"), TraceHeaders.None, default));
         await Assert.ThrowsAsync<ConnectionLostException>(() => session.DeclareExchangeAsync("x", default));
         session.Ack(1); // a no-op once closed
         await Task.Delay(300);

@@ -24,7 +24,7 @@ public class RabbitMqTlsSpecs(ITestOutputHelper output)
         var queue = UniqueName("tls");
         await session.DeclareQueueAsync(Queue(queue), default);
         await session.StartConsumingAsync(queue, 10, exclusive: true, default);
-        await session.PublishAsync("", queue, Encoding.UTF8.GetBytes("over tls"), default);
+        await session.PublishAsync("", queue, Encoding.UTF8.GetBytes("over tls"), TraceHeaders.None, default);
         var (tag, body) = await probe.NextDeliveryAsync();
         Assert.Equal("over tls", Encoding.UTF8.GetString(body));
         session.Ack(tag);

@@ -13,11 +13,11 @@ internal sealed class SessionProbe
     public SessionProbe()
     {
         Handlers = new AmqpSessionHandlers(
-            (_, tag, body) =>
+            (_, delivery) =>
             {
-                var copy = body.ToArray();
+                var copy = delivery.Body.ToArray();
                 BeforeDelivery?.Invoke(copy);
-                _deliveries.Writer.TryWrite((tag, copy));
+                _deliveries.Writer.TryWrite((delivery.DeliveryTag, copy));
             },
             (_, reason) =>
             {

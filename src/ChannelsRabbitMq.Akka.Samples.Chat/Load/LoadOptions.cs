@@ -1,0 +1,73 @@
+using System.Net;
+
+namespace ChannelsRabbitMq.Akka.Samples.Chat.Load;
+
+/// <summary>
+/// A load run: <see cref="Clients"/> websocket clients spread over <see cref="Servers"/> and
+/// <see cref="Rooms"/>, sending <see cref="Rate"/> messages per second in total for
+/// <see cref="Duration"/>. Bounded: loopback servers only, and limits on every number.
+/// </summary>
+public sealed record LoadOptions
+{
+    /// <summary>Most clients in one run.</summary>
+    public const int MaxClients = 2000;
+
+    /// <summary>Highest total send rate, messages per second.</summary>
+    public const double MaxRate = 20_000;
+
+    /// <summary>Most messages sent in one run.</summary>
+    public const int MaxMessages = 1_000_000;
+
+    /// <summary>Most deliveries (messages × clients per room) in one run: each one's latency is kept.</summary>
+    public const int MaxDeliveries = 10_000_000;
+
+    /// <summary>Longest send phase.</summary>
+    public static readonly TimeSpan MaxDuration = TimeSpan.FromMinutes(10);
+
+    /// <summary>The chat servers (<c>http://127.0.0.1:5101</c>); client <c>i</c> connects to server <c>i % count</c>.</summary>
+    public required IReadOnlyList<Uri> Servers { get; init; }
+
+    /// <summary>Simulated websocket clients.</summary>
+    public int Clients { get; init; } = 50;
+
+    /// <summary>Rooms; every room has clients on every server when there are enough clients.</summary>
+    public int Rooms { get; init; } = 5;
+
+    /// <summary>Messages per second, all clients together.</summary>
+    public double Rate { get; init; } = 100;
+
+    /// <summary>How long the clients send.</summary>
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long to wait, after the last send, for the deliveries still in flight.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long the clients may take to connect and join their rooms.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Throws <see cref="ArgumentException"/> when a value is out of bounds.</summary>
+    public void Validate()
+    {
+        if (Servers.Count == 0) throw new ArgumentException("Name at least one server.");
+        foreach (var server in Servers)
+        {
+            if (server.Scheme is not ("http" or "ws"))
+                throw new ArgumentException($"Server {server}: use http://127.0.0.1:PORT.");
+            if (!IsLoopback(server))
+                throw new ArgumentException($"Server {server} is not on this machine: the load client only targets loopback (127.0.0.1, localhost, [::1]).");
+        }
+        if (Clients is < 1 or > MaxClients) throw new ArgumentException($"Clients must be 1 to {MaxClients}.");
+        if (Rooms < 1 || Rooms > Clients) throw new ArgumentException("Rooms must be 1 to the number of clients.");
+        if (!(Rate > 0 && Rate <= MaxRate)) throw new ArgumentException($"Rate must be above 0 and at most {MaxRate} messages per second.");
+        if (Duration <= TimeSpan.Zero || Duration > MaxDuration) throw new ArgumentException($"Duration must be above 0 and at most {MaxDuration.TotalMinutes} minutes.");
+        if (Rate * Duration.TotalSeconds > MaxMessages)
+            throw new ArgumentException($"Rate × duration is {Rate * Duration.TotalSeconds:0} messages; a run sends at most {MaxMessages}.");
+        if (Rate * Duration.TotalSeconds * Math.Ceiling(Clients / (double)Rooms) > MaxDeliveries)
+            throw new ArgumentException($"Rate × duration × clients per room is over {MaxDeliveries} deliveries; use fewer clients per room, a lower rate or a shorter run.");
+        if (DrainTimeout < TimeSpan.Zero || DrainTimeout > TimeSpan.FromMinutes(1)) throw new ArgumentException("DrainTimeout must be 0 to 60 seconds.");
+        if (ConnectTimeout <= TimeSpan.Zero || ConnectTimeout > TimeSpan.FromMinutes(5)) throw new ArgumentException("ConnectTimeout must be above 0 and at most 5 minutes.");
+    }
+
+    private static bool IsLoopback(Uri uri) =>
+        uri.IsLoopback || (IPAddress.TryParse(uri.DnsSafeHost, out var address) && IPAddress.IsLoopback(address));
+}
