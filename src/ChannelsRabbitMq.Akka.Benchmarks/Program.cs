@@ -1,0 +1,1 @@
+return await ChannelsRabbitMq.Akka.Benchmarks.BenchmarkProgram.MainAsync(args);
