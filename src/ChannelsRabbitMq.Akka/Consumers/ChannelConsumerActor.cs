@@ -66,14 +66,22 @@ public abstract class ChannelConsumerActor : UntypedActor
     /// <inheritdoc />
     protected override void PreStart()
     {
-        // RunTask holds every other message back until the channel exists and is subscribed.
-        var self = Self;
+        // RunTask holds every other message back until the channel exists and is subscribed;
+        // its continuations run as the actor (no ConfigureAwait(false) here).
         RunTask(async () =>
         {
-            ChannelName = await Layer.NewChannelAsync(ChannelPrefix).ConfigureAwait(false);
-            await Layer.SubscribeAsync(ChannelName, self).ConfigureAwait(false);
-            foreach (var group in _groups)
-                await Layer.GroupAddAsync(group, ChannelName).ConfigureAwait(false);
+            try
+            {
+                ChannelName = await Layer.NewChannelAsync(ChannelPrefix);
+                await Layer.SubscribeAsync(ChannelName, Self);
+                foreach (var group in _groups)
+                    await Layer.GroupAddAsync(group, ChannelName);
+            }
+            catch (ChannelLayerClosedException)
+            {
+                // A restart would fail the same way, forever: a consumer of a closed layer stops.
+                Context.Stop(Self);
+            }
         });
     }
 

@@ -185,6 +185,32 @@ public sealed class ActorProtocolSpecs : global::Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public async Task A_consumer_actor_of_a_closed_layer_stops_instead_of_restarting_forever()
+    {
+        var layer = NewLayer();
+        await layer.CloseAsync();
+
+        var member = Sys.ActorOf(Props.Create(() => new RoomMember(layer, TestActor)));
+        Watch(member);
+
+        await ExpectTerminatedAsync(member, Timeout);
+    }
+
+    [Fact]
+    public async Task Messages_buffered_for_a_channel_expire_locally_before_a_subscriber_arrives()
+    {
+        await using var layer = NewLayer(o => o.LocalExpiry = TimeSpan.FromMilliseconds(20));
+        var channel = await layer.NewChannelAsync();
+
+        await EventFilter.Warning(contains: "expired locally").ExpectOneAsync(async () =>
+            await layer.SendAsync(channel, Message("stale")));
+        await layer.SubscribeAsync(channel, TestActor);
+        await layer.SendAsync(channel, Message("fresh"));
+
+        Assert.Equal("fresh", (await ExpectMsgAsync<ChannelLayerProtocol.Received>(Timeout)).Message["text"]);
+    }
+
+    [Fact]
     public async Task Statistics_count_sent_received_and_connection_state()
     {
         await using var layer = NewLayer();
