@@ -9,21 +9,11 @@ namespace ChannelsRabbitMq.Akka.Tests.Actors;
 /// Specs of the actor-facing API: the Ask protocol, push delivery to subscribed actors, the
 /// consumer base class, statistics and metrics — over the in-memory transport.
 /// </summary>
-public sealed class ActorProtocolSpecs : global::Akka.TestKit.Xunit2.TestKit
+public sealed class ActorProtocolSpecs : FakeBrokerSpec
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
-    private readonly FakeAmqpTransport _broker = new();
 
-    public ActorProtocolSpecs(ITestOutputHelper output) : base("akka.loglevel = DEBUG", output: output) { }
+    public ActorProtocolSpecs(ITestOutputHelper output) : base(output) { }
 
-    private RabbitMqChannelLayer NewLayer(Action<RabbitMqChannelLayerOptions>? configure = null)
-    {
-        var options = new RabbitMqChannelLayerOptions { ReconnectDelay = TimeSpan.FromMilliseconds(50) };
-        configure?.Invoke(options);
-        return new RabbitMqChannelLayer(Sys, options, _broker);
-    }
-
-    private static Dictionary<string, object?> Message(string text) => new() { ["type"] = "test.message", ["text"] = text };
 
     [Fact]
     public async Task The_layer_actor_answers_send_and_receive_asks()
@@ -43,8 +33,8 @@ public sealed class ActorProtocolSpecs : global::Akka.TestKit.Xunit2.TestKit
     {
         await using var layer = NewLayer();
         var channel = await layer.NewChannelAsync();
-        await _broker.NextConnectionAsync(Timeout);
-        _broker.NackNextPublishes(1);
+        await Broker.NextConnectionAsync(Timeout);
+        Broker.NackNextPublishes(1);
 
         await Assert.ThrowsAsync<ChannelFullException>(() =>
             layer.Actor.Ask<global::Akka.Done>(new ChannelLayerProtocol.Send(channel, Message("full")), Timeout));
@@ -88,7 +78,7 @@ public sealed class ActorProtocolSpecs : global::Akka.TestKit.Xunit2.TestKit
     public async Task A_message_told_to_a_subscriber_is_acked()
     {
         await using var layer = NewLayer(o => o.LocalCapacity = 1);
-        var session = await _broker.NextConnectionAsync(Timeout);
+        var session = await Broker.NextConnectionAsync(Timeout);
         var channel = await layer.NewChannelAsync();
         await layer.SubscribeAsync(channel, TestActor);
 
@@ -169,7 +159,7 @@ public sealed class ActorProtocolSpecs : global::Akka.TestKit.Xunit2.TestKit
     public async Task A_consumer_actor_joins_its_groups_on_start_and_leaves_them_on_stop()
     {
         await using var layer = NewLayer();
-        var session = await _broker.NextConnectionAsync(Timeout);
+        var session = await Broker.NextConnectionAsync(Timeout);
         var member = Sys.ActorOf(Props.Create(() => new RoomMember(layer, TestActor)));
         var channel = await member.Ask<string>("channel?", Timeout);
 

@@ -11,27 +11,17 @@ namespace ChannelsRabbitMq.Akka.Tests.Actors;
 /// nacks, acks and local expiry, driven by an in-memory broker. The same behaviours run against
 /// a real RabbitMQ in the integration tests.
 /// </summary>
-public sealed class LayerActorSpecs : global::Akka.TestKit.Xunit2.TestKit
+public sealed class LayerActorSpecs : FakeBrokerSpec
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
-    private readonly FakeAmqpTransport _broker = new();
 
-    public LayerActorSpecs(ITestOutputHelper output) : base("akka.loglevel = DEBUG", output: output) { }
+    public LayerActorSpecs(ITestOutputHelper output) : base(output) { }
 
-    private RabbitMqChannelLayer NewLayer(Action<RabbitMqChannelLayerOptions>? configure = null)
-    {
-        var options = new RabbitMqChannelLayerOptions { ReconnectDelay = TimeSpan.FromMilliseconds(50) };
-        configure?.Invoke(options);
-        return new RabbitMqChannelLayer(Sys, options, _broker);
-    }
-
-    private static Dictionary<string, object?> Message(string text) => new() { ["type"] = "test.message", ["text"] = text };
 
     [Fact]
     public async Task Connection_actor_restarts_after_a_disconnect_and_replays_every_group_binding()
     {
         await using var layer = NewLayer();
-        var first = await _broker.NextConnectionAsync(Timeout);
+        var first = await Broker.NextConnectionAsync(Timeout);
         var alice = await layer.NewChannelAsync();
         var bob = await layer.NewChannelAsync();
         await layer.GroupAddAsync("room-1", alice);
@@ -39,7 +29,7 @@ public sealed class LayerActorSpecs : global::Akka.TestKit.Xunit2.TestKit
         await layer.GroupAddAsync("room-2", alice);
 
         first.Drop();
-        var second = await _broker.NextConnectionAsync(Timeout);
+        var second = await Broker.NextConnectionAsync(Timeout);
         await layer.WaitForConnectionAsync().WaitAsync(Timeout);
 
         Assert.NotSame(first, second);
@@ -52,30 +42,30 @@ public sealed class LayerActorSpecs : global::Akka.TestKit.Xunit2.TestKit
     [Fact]
     public async Task Failed_connection_attempts_are_logged_and_retried()
     {
-        _broker.RefuseConnects(3);
+        Broker.RefuseConnects(3);
         RabbitMqChannelLayer? layer = null;
 
         await EventFilter.Warning(contains: "Failure connecting").ExpectAsync(3, async () =>
         {
             layer = NewLayer();
-            await _broker.NextConnectionAsync(Timeout);
+            await Broker.NextConnectionAsync(Timeout);
         });
 
-        Assert.Equal(4, _broker.ConnectAttempts);
+        Assert.Equal(4, Broker.ConnectAttempts);
         await layer!.CloseAsync();
     }
 
     [Fact]
     public async Task A_send_issued_while_disconnected_waits_for_the_next_connection()
     {
-        _broker.RefuseConnects(2);
+        Broker.RefuseConnects(2);
         await using var layer = NewLayer(o => o.ReconnectDelay = TimeSpan.FromMilliseconds(300));
         var channel = await layer.NewChannelAsync();
 
         var send = layer.SendAsync(channel, Message("queued while offline"));
         Assert.False(send.IsCompleted);
 
-        await _broker.NextConnectionAsync(Timeout);
+        await Broker.NextConnectionAsync(Timeout);
         await send.WaitAsync(Timeout);
         var received = await layer.ReceiveAsync(channel).WaitAsync(Timeout);
         Assert.Equal("queued while offline", received["text"]);
@@ -84,7 +74,7 @@ public sealed class LayerActorSpecs : global::Akka.TestKit.Xunit2.TestKit
     [Fact]
     public async Task A_send_waiting_for_a_connection_can_be_cancelled()
     {
-        _broker.RefuseConnects(int.MaxValue);
+        Broker.RefuseConnects(int.MaxValue);
         await using var layer = NewLayer();
         var channel = await layer.NewChannelAsync();
         using var cts = new CancellationTokenSource();
@@ -98,13 +88,13 @@ public sealed class LayerActorSpecs : global::Akka.TestKit.Xunit2.TestKit
     [Fact]
     public async Task With_an_exclusive_queue_a_queue_name_held_by_another_connection_is_retried_until_it_is_free()
     {
-        _broker.ReportQueueConflicts(2);
+        Broker.ReportQueueConflicts(2);
         RabbitMqChannelLayer? layer = null;
 
         await EventFilter.Warning(contains: "is held by another connection").ExpectAsync(2, async () =>
         {
             layer = NewLayer(o => o.ExclusiveQueue = true);
-            await _broker.NextConnectionAsync(Timeout);
+            await Broker.NextConnectionAsync(Timeout);
         });
 
         await layer!.CloseAsync();
@@ -115,7 +105,7 @@ public sealed class LayerActorSpecs : global::Akka.TestKit.Xunit2.TestKit
     {
         await using var layer = NewLayer();
         var channel = await layer.NewChannelAsync();
-        _broker.NackNextPublishes(1);
+        Broker.NackNextPublishes(1);
 
         await Assert.ThrowsAsync<ChannelFullException>(() => layer.SendAsync(channel, Message("refused")).WaitAsync(Timeout));
         await layer.SendAsync(channel, Message("accepted")).WaitAsync(Timeout);
@@ -125,8 +115,8 @@ public sealed class LayerActorSpecs : global::Akka.TestKit.Xunit2.TestKit
     public async Task A_nacked_group_send_logs_a_warning_and_completes()
     {
         await using var layer = NewLayer();
-        await _broker.NextConnectionAsync(Timeout);
-        _broker.NackNextPublishes(1);
+        await Broker.NextConnectionAsync(Timeout);
+        Broker.NackNextPublishes(1);
 
         await EventFilter.Warning(contains: "dropped by a full queue").ExpectOneAsync(async () =>
             await layer.GroupSendAsync("room", Message("dropped")).WaitAsync(Timeout));
@@ -136,7 +126,7 @@ public sealed class LayerActorSpecs : global::Akka.TestKit.Xunit2.TestKit
     public async Task A_group_message_with_no_local_member_is_acked_so_it_holds_no_prefetch_slot()
     {
         await using var layer = NewLayer(o => o.LocalCapacity = 1);
-        var session = await _broker.NextConnectionAsync(Timeout);
+        var session = await Broker.NextConnectionAsync(Timeout);
         var channel = await layer.NewChannelAsync();
 
         session.Inject(WireCodec.Encode(Message("for nobody"), null, "empty-group", 1 << 20));
@@ -144,14 +134,14 @@ public sealed class LayerActorSpecs : global::Akka.TestKit.Xunit2.TestKit
 
         var received = await layer.ReceiveAsync(channel).WaitAsync(Timeout);
         Assert.Equal("next", received["text"]);
-        Assert.Contains(1UL, _broker.Acks);
+        Assert.Contains(1UL, Broker.Acks);
     }
 
     [Fact]
     public async Task A_malformed_body_is_logged_acked_and_dropped_and_delivery_goes_on()
     {
         await using var layer = NewLayer(o => o.LocalCapacity = 1);
-        var session = await _broker.NextConnectionAsync(Timeout);
+        var session = await Broker.NextConnectionAsync(Timeout);
         var channel = await layer.NewChannelAsync();
 
         await EventFilter.Warning(contains: "malformed").ExpectOneAsync(() =>
@@ -181,7 +171,7 @@ public sealed class LayerActorSpecs : global::Akka.TestKit.Xunit2.TestKit
 
         var received = await layer.ReceiveAsync(channel).WaitAsync(Timeout);
         Assert.Equal("fresh", received["text"]);
-        Assert.Contains(1UL, _broker.Acks);
+        Assert.Contains(1UL, Broker.Acks);
     }
 
     [Fact]
@@ -203,7 +193,7 @@ public sealed class LayerActorSpecs : global::Akka.TestKit.Xunit2.TestKit
     public async Task A_group_message_for_two_local_members_counts_once_and_is_acked_after_both_received_it()
     {
         await using var layer = NewLayer(o => o.LocalCapacity = 1);
-        var session = await _broker.NextConnectionAsync(Timeout);
+        var session = await Broker.NextConnectionAsync(Timeout);
         var alice = await layer.NewChannelAsync();
         var bob = await layer.NewChannelAsync();
         await layer.GroupAddAsync("room", alice);
@@ -252,14 +242,14 @@ public sealed class LayerActorSpecs : global::Akka.TestKit.Xunit2.TestKit
     public async Task A_redelivery_of_a_message_received_before_a_reconnect_is_dropped_and_others_are_delivered()
     {
         await using var layer = NewLayer();
-        var first = await _broker.NextConnectionAsync(Timeout);
+        var first = await Broker.NextConnectionAsync(Timeout);
         var channel = await layer.NewChannelAsync();
         var seen = WireCodec.Encode(Message("seen"), channel, null, 1 << 20);
         first.Inject(seen);
         Assert.Equal("seen", (await layer.ReceiveAsync(channel).WaitAsync(Timeout))["text"]);
 
         first.Drop();
-        var second = await _broker.NextConnectionAsync(Timeout);
+        var second = await Broker.NextConnectionAsync(Timeout);
         // The broker requeued what it had not seen acked: the one already received, and one never received.
         second.Inject(seen, redelivered: true);
         second.Inject(WireCodec.Encode(Message("unseen"), channel, null, 1 << 20), redelivered: true);
@@ -272,28 +262,28 @@ public sealed class LayerActorSpecs : global::Akka.TestKit.Xunit2.TestKit
     public async Task With_an_exclusive_queue_local_copies_survive_a_disconnect()
     {
         await using var layer = NewLayer(o => o.ExclusiveQueue = true);
-        var first = await _broker.NextConnectionAsync(Timeout);
+        var first = await Broker.NextConnectionAsync(Timeout);
         var channel = await layer.NewChannelAsync();
         await layer.SendAsync(channel, Message("held in memory"));
         await AwaitConditionAsync(() => Task.FromResult(layer.GetStatistics().LocalBacklog == 1), Timeout);
 
         first.Drop();
-        await _broker.NextConnectionAsync(Timeout);
+        await Broker.NextConnectionAsync(Timeout);
 
         Assert.Equal("held in memory", (await layer.ReceiveAsync(channel).WaitAsync(Timeout))["text"]);
     }
 
     [Fact]
-    public async Task By_default_local_copies_are_discarded_on_a_disconnect_because_the_broker_requeues_them()
+    public async Task By_default_local_copies_are_discarded_on_a_disconnect_because_theBroker_requeues_them()
     {
         await using var layer = NewLayer();
-        var first = await _broker.NextConnectionAsync(Timeout);
+        var first = await Broker.NextConnectionAsync(Timeout);
         var channel = await layer.NewChannelAsync();
         await layer.SendAsync(channel, Message("requeued by the broker"));
         await AwaitConditionAsync(() => Task.FromResult(layer.GetStatistics().LocalBacklog == 1), Timeout);
 
         first.Drop();
-        await _broker.NextConnectionAsync(Timeout);
+        await Broker.NextConnectionAsync(Timeout);
 
         await AwaitConditionAsync(() => Task.FromResult(layer.GetStatistics().LocalBacklog == 0), Timeout);
         await layer.SendAsync(channel, Message("after"));
