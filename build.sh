@@ -6,7 +6,8 @@
 #   ./build.sh broker-start                 start (or reuse) the test broker
 #   ./build.sh broker-stop                  stop the test broker
 #   ./build.sh demo [--load [N] [M] [RATE]]   two-server websocket chat (docs/demo.md)
-#   ./build.sh pack                         (not yet available)
+#   ./build.sh pack [DOTNET PACK ARGS...]   ChannelsRabbitMq.Akka and .TestKit .nupkg + .snupkg (Release)
+#                                           into artifacts/, e.g. ./build.sh pack -p:VersionSuffix=rc.1
 #
 # `test` ends with a line "N passed, N failed, N skipped" (read by CI) and exits with
 # dotnet test's exit code. The broker is left running so the next run starts quickly.
@@ -62,8 +63,14 @@ case ${1:-} in
     broker-stop) scripts/broker.sh stop ;;
     demo) shift; exec scripts/demo.sh "$@" ;;
     pack)
-        echo "build.sh $1: not yet available" >&2
-        exit 2
+        # docs/packaging.md. ContinuousIntegrationBuild: deterministic paths (/_/) in the PDBs.
+        shift
+        mkdir -p artifacts
+        rm -f artifacts/ChannelsRabbitMq.Akka*.nupkg artifacts/ChannelsRabbitMq.Akka*.snupkg
+        for project in src/ChannelsRabbitMq.Akka src/ChannelsRabbitMq.Akka.TestKit; do
+            dotnet pack "$project" -c Release -o artifacts -p:ContinuousIntegrationBuild=true "$@"
+        done
+        ls -l artifacts/ChannelsRabbitMq.Akka*.nupkg artifacts/ChannelsRabbitMq.Akka*.snupkg
         ;;
     *) usage ;;
 esac

@@ -93,11 +93,11 @@ public sealed class ChannelLayerFaults
     /// <summary>
     /// Takes the broker "down" for this layer: drops its connection (if it has one, as
     /// <see cref="DropConnectionAsync"/>) and refuses every connection attempt until
-    /// <see cref="EndOutage"/>, or until <paramref name="duration"/> has passed. The layer logs each
+    /// <see cref="EndOutage()"/>, or until <paramref name="duration"/> has passed. The layer logs each
     /// refused attempt ("Failure connecting …") and retries every <c>ReconnectDelay</c>; calls made
     /// meanwhile wait. Await <see cref="WaitForReconnectAsync"/> for the end.
     /// </summary>
-    /// <param name="duration">How long the outage lasts; null until <see cref="EndOutage"/>.</param>
+    /// <param name="duration">How long the outage lasts; null until <see cref="EndOutage()"/>.</param>
     /// <param name="cancellationToken">Cancels waiting for the drop (the outage stays on).</param>
     /// <returns>Completes once the current connection, if any, is dropped and the layer has been told.</returns>
     public async Task BeginOutageAsync(TimeSpan? duration = null, CancellationToken cancellationToken = default)

@@ -7,7 +7,7 @@ namespace ChannelsRabbitMq.Akka;
 /// Base class for an actor that owns one channel and belongs to some groups — the shape of a
 /// Django Channels consumer, and of a websocket connection actor. On start it creates its
 /// channel, subscribes itself (messages arrive pushed, in order, with no receive loop) and joins
-/// <paramref name="groups"/>; no other message is handled before that is done. On stop it leaves
+/// the constructor's <c>groups</c>; no other message is handled before that is done. On stop it leaves
 /// every group it is in; its subscription ends with it.
 /// </summary>
 /// <example>

@@ -1,0 +1,296 @@
+using System.IO.Compression;
+using System.Xml.Linq;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ChannelsRabbitMq.Akka.Tests.Packaging;
+
+/// <summary>
+/// Runs alone, after the parallel collections: packing compiles both libraries, and a busy CPU
+/// would make the timing-sensitive specs of the other collections flaky.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class PackagingCollection : ICollectionFixture<PackedPackages>
+{
+    public const string Name = "Packaging";
+}
+
+/// <summary>
+/// What a user gets from NuGet: the packages' contents, and a throwaway console project outside
+/// the solution that installs them from a local folder feed (plus nuget.org for their
+/// dependencies) and sends and receives through the test broker. The packages are packed once
+/// per run (<see cref="PackedPackages"/>) with a unique prerelease version.
+/// </summary>
+[Collection(PackagingCollection.Name)]
+public sealed class PackageInstallTests(PackedPackages packages, ITestOutputHelper output)
+{
+    [Fact]
+    public void Both_packages_carry_metadata_readme_xml_docs_and_symbols()
+    {
+        foreach (var id in PackedPackages.Ids)
+        {
+            using var nupkg = ZipFile.OpenRead(packages.NupkgPath(id));
+            var entries = nupkg.Entries.Select(e => e.FullName).ToHashSet();
+            Assert.Contains($"lib/net10.0/{id}.dll", entries);
+            Assert.Contains($"lib/net10.0/{id}.xml", entries);
+            Assert.Contains("README.md", entries);
+
+            XNamespace ns = "http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd";
+            var metadata = XDocument.Load(nupkg.GetEntry($"{id}.nuspec")!.Open()).Root!.Element(ns + "metadata")!;
+            string? Meta(string name) => metadata.Element(ns + name)?.Value;
+            Assert.Equal(id, Meta("id"));
+            Assert.Equal(packages.Version, Meta("version"));
+            Assert.Equal("MIT", Meta("license"));
+            Assert.Equal("expression", metadata.Element(ns + "license")!.Attribute("type")?.Value);
+            Assert.Equal("README.md", Meta("readme"));
+            Assert.False(string.IsNullOrWhiteSpace(Meta("description")));
+            Assert.StartsWith("https://", metadata.Element(ns + "repository")?.Attribute("url")?.Value);
+            var tags = (Meta("tags") ?? "").Split(' ');
+            foreach (var tag in new[] { "akka", "rabbitmq", "channels", "django-channels", "websocket", "asgi", "msgpack" })
+                Assert.Contains(tag, tags);
+            if (id.EndsWith(".TestKit", StringComparison.Ordinal))
+            {
+                var dependencies = metadata.Descendants(ns + "dependency").ToDictionary(d => d.Attribute("id")!.Value, d => d.Attribute("version")!.Value);
+                Assert.Equal(packages.Version, dependencies["ChannelsRabbitMq.Akka"]);
+            }
+
+            // Every public member is documented (CS1591 is an error), so the file is far from empty.
+            using (var reader = new StreamReader(nupkg.GetEntry($"lib/net10.0/{id}.xml")!.Open()))
+                Assert.True(XDocument.Parse(reader.ReadToEnd()).Descendants("member").Count() > 20, $"{id}.xml documents almost nothing");
+
+            using var snupkg = ZipFile.OpenRead(Path.ChangeExtension(packages.NupkgPath(id), ".snupkg"));
+            Assert.Contains($"lib/net10.0/{id}.pdb", snupkg.Entries.Select(e => e.FullName));
+        }
+    }
+
+    [Fact]
+    public async Task A_console_app_installs_the_packages_and_sends_and_receives_through_the_broker()
+    {
+        var app = Path.Combine(packages.Root, "app");
+        Directory.CreateDirectory(app);
+        // Stop MSBuild's search for Directory.Build.* / Directory.Packages.props above the temp dir.
+        File.WriteAllText(Path.Combine(app, "Directory.Build.props"), "<Project />\n");
+        File.WriteAllText(Path.Combine(app, "Directory.Build.targets"), "<Project />\n");
+        File.WriteAllText(Path.Combine(app, "Directory.Packages.props"), "<Project />\n");
+        File.WriteAllText(Path.Combine(app, "NuGet.config"), packages.NuGetConfig());
+        File.WriteAllText(Path.Combine(app, "PackageUser.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <Nullable>enable</Nullable>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+                <!-- Advisories published later must not fail this test; the repository's own build audits. -->
+                <NuGetAudit>false</NuGetAudit>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="ChannelsRabbitMq.Akka" Version="{packages.Version}" />
+                <PackageReference Include="ChannelsRabbitMq.Akka.TestKit" Version="{packages.Version}" />
+                <PackageReference Include="Microsoft.Extensions.Hosting" Version="9.0.0" />
+              </ItemGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(app, "Program.cs"), AppSource);
+
+        var build = await Dotnet.RunAsync(app, TimeSpan.FromMinutes(4),
+            "build", "-c", "Release", "--disable-build-servers", "-nodeReuse:false", "-v:m");
+        output.WriteLine(build.Output);
+        Assert.True(build.ExitCode == 0, $"restore/build of the console app failed ({build.ExitCode}):\n{build.Output}");
+
+        // The app's ChannelsRabbitMq assemblies come from the packed packages, nowhere else.
+        foreach (var id in PackedPackages.Ids)
+            Assert.True(File.Exists(Path.Combine(packages.PackagesFolder, id.ToLowerInvariant(), packages.Version.ToLowerInvariant(), $"{id.ToLowerInvariant()}.nuspec")),
+                $"{id} {packages.Version} was not restored from the local feed");
+
+        var run = await Dotnet.RunAsync(app, TimeSpan.FromMinutes(1),
+            "exec", Path.Combine(app, "bin", "Release", "net10.0", "PackageUser.dll"));
+        output.WriteLine(run.Output);
+        Assert.True(run.ExitCode == 0, $"the console app failed ({run.ExitCode}):\n{run.Output}");
+        Assert.Contains("group message: hello from a package", run.Output);
+        Assert.Contains("direct message: 42", run.Output);
+        Assert.Contains("in-memory message: pong", run.Output);
+    }
+
+    /// <summary>The user's Program.cs: the one-call Akka.Hosting wiring of docs/hosting.md, then the TestKit's in-memory layer.</summary>
+    private const string AppSource = """
+        using Akka.Actor;
+        using Akka.Hosting;
+        using ChannelsRabbitMq.Akka;
+        using ChannelsRabbitMq.Akka.Hosting;
+        using ChannelsRabbitMq.Akka.TestKit;
+        using Microsoft.Extensions.DependencyInjection;
+        using Microsoft.Extensions.Hosting;
+        using Microsoft.Extensions.Logging;
+
+        var url = Environment.GetEnvironmentVariable("CHANNELS_RABBITMQ_TEST_URL") is { Length: > 0 } u ? u : "amqp://guest:guest@127.0.0.1:5682/asgi";
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var ct = timeout.Token;
+
+        var builder = Host.CreateApplicationBuilder(args);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddAkka("package-user", akka => akka.WithRabbitMqChannelLayer(o => o.Host = url));
+        builder.Services.AddChannelLayers();
+        using var host = builder.Build();
+        await host.StartAsync(ct);
+
+        var layer = host.Services.GetRequiredService<IChannelLayer>();
+        var channel = await layer.NewChannelAsync(cancellationToken: ct);
+        var group = "package-user-" + Guid.NewGuid().ToString("N");
+        await layer.GroupAddAsync(group, channel, ct);
+        await layer.GroupSendAsync(group, new Dictionary<string, object?> { ["type"] = "chat.message", ["text"] = "hello from a package" }, ct);
+        var received = await layer.ReceiveAsync(channel, ct);
+        Console.WriteLine($"group message: {received["text"]}");
+        await layer.SendAsync(channel, new Dictionary<string, object?> { ["type"] = "number", ["n"] = 42 }, ct);
+        received = await layer.ReceiveAsync(channel, ct);
+        Console.WriteLine($"direct message: {received["n"]}");
+        await layer.GroupDiscardAsync(group, channel, ct);
+
+        var broker = new InMemoryBroker();
+        await using (var memory = broker.CreateLayer(host.Services.GetRequiredService<ActorSystem>()))
+        {
+            var mine = await memory.NewChannelAsync(cancellationToken: ct);
+            await memory.SendAsync(mine, new Dictionary<string, object?> { ["type"] = "ping", ["text"] = "pong" }, ct);
+            received = await memory.ReceiveAsync(mine, ct);
+            Console.WriteLine($"in-memory message: {received["text"]}");
+        }
+
+        await host.StopAsync(ct);
+        return 0;
+        """;
+}
+
+/// <summary>
+/// Packs both packages once per test run, from the repository's sources, into a local folder
+/// feed under a fresh temp directory, with a unique prerelease version (so no package cache can
+/// hold a stale copy). The build goes to its own artifacts folder there: the repository's
+/// bin/obj, which other builds may be using, stay untouched. NuGet restores into
+/// <see cref="PackagesFolder"/> (also there), reading the user's global packages folder only as a
+/// read-only fallback, so the global cache is never written. The directory is deleted afterwards
+/// (kept when <c>KEEP_PACKAGE_TEST_DIR=1</c>).
+/// </summary>
+public sealed class PackedPackages : IAsyncLifetime
+{
+    public static readonly string[] Ids = ["ChannelsRabbitMq.Akka", "ChannelsRabbitMq.Akka.TestKit"];
+
+    public string Root { get; } = Path.Combine(Path.GetTempPath(), "channels-rabbitmq-package-test-" + Guid.NewGuid().ToString("N")[..12]);
+
+    /// <summary>0.1.0-pkgtest-{unique}: the repository's version with a run-unique prerelease suffix.</summary>
+    public string Version { get; private set; } = "";
+
+    public string Feed => Path.Combine(Root, "feed");
+
+    public string PackagesFolder => Path.Combine(Root, "packages");
+
+    public string NupkgPath(string id) => Path.Combine(Feed, $"{id}.{Version}.nupkg");
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(Feed);
+        var suffix = "pkgtest-" + Guid.NewGuid().ToString("N")[..12];
+        foreach (var id in Ids)
+        {
+            var pack = await Dotnet.RunAsync(TestBroker.RepoRoot, TimeSpan.FromMinutes(4),
+                "pack", Path.Combine("src", id, id + ".csproj"), "-c", "Release", "-o", Feed,
+                "--artifacts-path", Path.Combine(Root, "build"), "--version-suffix", suffix,
+                "--disable-build-servers", "-nodeReuse:false", "-v:m");
+            if (pack.ExitCode != 0) throw new InvalidOperationException($"dotnet pack {id} failed ({pack.ExitCode}):\n{pack.Output}");
+        }
+        var nupkg = Directory.GetFiles(Feed, "ChannelsRabbitMq.Akka.0*.nupkg").Single();
+        Version = Path.GetFileNameWithoutExtension(nupkg)["ChannelsRabbitMq.Akka.".Length..];
+        if (!Version.EndsWith(suffix, StringComparison.Ordinal)) throw new InvalidOperationException($"Unexpected package {nupkg}.");
+    }
+
+    /// <summary>The console project's own NuGet.config: the local feed (for our packages only) and nuget.org.</summary>
+    public string NuGetConfig()
+    {
+        var global = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } g
+            ? g
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        var fallback = Directory.Exists(global) ? $"""<add key="global-packages" value="{global}" />""" : "";
+        return $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <config>
+                <add key="globalPackagesFolder" value="{PackagesFolder}" />
+              </config>
+              <packageSources>
+                <clear />
+                <add key="local" value="{Feed}" />
+                <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
+              </packageSources>
+              <packageSourceMapping>
+                <packageSource key="local">
+                  <package pattern="ChannelsRabbitMq.Akka" />
+                  <package pattern="ChannelsRabbitMq.Akka.*" />
+                </packageSource>
+                <packageSource key="nuget.org">
+                  <package pattern="*" />
+                </packageSource>
+              </packageSourceMapping>
+              <fallbackPackageFolders>
+                <clear />
+                {fallback}
+              </fallbackPackageFolders>
+            </configuration>
+            """;
+    }
+
+    public Task DisposeAsync()
+    {
+        if (Environment.GetEnvironmentVariable("KEEP_PACKAGE_TEST_DIR") is not ("1" or "true"))
+        {
+            try { Directory.Delete(Root, recursive: true); }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>Runs the dotnet CLI as a child process, with its output captured and a time limit.</summary>
+internal static class Dotnet
+{
+    public sealed record Result(int ExitCode, string Output);
+
+    public static async Task<Result> RunAsync(string workingDirectory, TimeSpan timeout, params string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        // What `dotnet test` puts in the environment for its own MSBuild must not steer the child's.
+        foreach (var name in psi.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase)).ToList())
+            psi.Environment.Remove(name);
+        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        psi.Environment["DOTNET_NOLOGO"] = "1";
+        psi.Environment["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1";
+        psi.Environment["MSBUILDDISABLENODEREUSE"] = "1";
+        psi.Environment["CHANNELS_RABBITMQ_TEST_URL"] = TestBroker.Url;
+
+        var output = new System.Text.StringBuilder();
+        using var process = new System.Diagnostics.Process { StartInfo = psi };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        var started = DateTime.UtcNow;
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            lock (output) return new Result(-1, $"$ dotnet {string.Join(' ', args)}\n{output}\n(killed after {timeout.TotalSeconds:0} s)");
+        }
+        lock (output)
+            return new Result(process.ExitCode, $"$ dotnet {string.Join(' ', args)}   ({(DateTime.UtcNow - started).TotalSeconds:0.0} s)\n{output}");
+    }
+}
