@@ -118,8 +118,10 @@ public static class BenchmarkProgram
         output.Write(report.ToTable());
         foreach (var scenario in report.Scenarios)
         {
-            foreach (var metric in scenario.Metrics.Where(m => m.Note is not null))
-                output.WriteLine($"  {scenario.Id} {metric.Name}: {metric.Note}");
+            foreach (var note in scenario.Metrics.Where(m => m.Note is not null).GroupBy(m => m.Note))
+                output.WriteLine(note.Count() == 1
+                    ? $"  {scenario.Id} {note.First().Name}: {note.Key}"
+                    : $"  {scenario.Id} {string.Join("; ", note.Select(m => m.Name))}: {note.Key}");
             if (scenario.LayerLogCount > 0)
                 output.WriteLine($"  {scenario.Id}: the layer logged {scenario.LayerLogCount} warning(s), e.g. {scenario.LayerLog.FirstOrDefault()}");
         }

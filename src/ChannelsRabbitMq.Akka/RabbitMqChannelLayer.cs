@@ -127,12 +127,21 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
         ValidateOwnChannel(channel);
         var reply = new PendingReply<IReadOnlyDictionary<string, object?>>(cancellationToken, _closed.Token);
         if (reply.IsDone) return reply.Task;
-        return WithActors(reply, actors =>
+        if (_started) // the hot path: no closure
         {
-            var router = actors.Router;
-            reply.OnCancelled = r => router.Tell(new RouterActor.ReceiveCancelled(channel, r));
-            router.Tell(new RouterActor.WaitForMessage(channel, reply));
-        });
+            TellWaitForMessage(_actors.Result.Router, channel, reply, cancellationToken.CanBeCanceled);
+            return reply.Task;
+        }
+        var cancellable = cancellationToken.CanBeCanceled;
+        return WithActors(reply, actors => TellWaitForMessage(actors.Router, channel, reply, cancellable));
+    }
+
+    private static void TellWaitForMessage(IActorRef router, string channel,
+        PendingReply<IReadOnlyDictionary<string, object?>> reply, bool cancellable)
+    {
+        // A waiter that gives up is removed at once, so an idle channel can stop.
+        if (cancellable) reply.OnCancelled = r => router.Tell(new RouterActor.ReceiveCancelled(channel, r));
+        router.Tell(new RouterActor.WaitForMessage(channel, reply));
     }
 
     /// <inheritdoc />
@@ -277,7 +286,8 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
     private void ValidateOwnChannel(string channel)
     {
         ValidateDestinationChannel(channel);
-        if (!string.Equals(Names.QueueOf(channel), QueueName, StringComparison.Ordinal))
+        var separator = channel.IndexOf('!');
+        if (!channel.AsSpan(0, separator < 0 ? channel.Length : separator).SequenceEqual(QueueName))
             throw new ArgumentException($"Channel '{channel}' does not belong to this layer (queue {QueueName}).", nameof(channel));
     }
 }

@@ -105,7 +105,7 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
                         $"Channel {_channel} has a subscriber ({_subscriber.Path}); it cannot also be received from."));
                     break;
                 }
-                if (_requeuedOnLoss) DiscardWhere(Requeued);
+                DiscardRequeuedHead();
                 if (_buffer.Count > 0)
                 {
                     if (receive.Reply.TrySucceed(_buffer.Peek().Message))
@@ -133,8 +133,7 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
                     _subscriber = subscribe.Subscriber;
                     Context.Watch(_subscriber);
                     ExpireOld();
-                    if (_requeuedOnLoss) DiscardWhere(Requeued);
-                    while (_buffer.Count > 0) Push(_buffer.Dequeue());
+                    while (DiscardRequeuedHead() && _buffer.Count > 0) Push(_buffer.Dequeue());
                     ScheduleExpiry();
                 }
                 subscribe.Reply.TrySucceed(Done.Instance);
@@ -236,6 +235,15 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
     // A copy whose session is gone has been requeued by the broker: handing it over now would
     // deliver it twice. (With an exclusive queue nothing is requeued: the copy is the only one.)
     private bool Requeued(Envelope envelope) => _requeuedOnLoss && !envelope.Session.IsOpen;
+
+    // Copies of a lost session precede those of the next one in the FIFO, so checking from the
+    // head is enough. Returns true (for use in loops).
+    private bool DiscardRequeuedHead()
+    {
+        while (_buffer.Count > 0 && Requeued(_buffer.Peek()))
+            Context.Parent.Tell(new RouterActor.CopyDiscarded(_channel, _buffer.Dequeue()));
+        return true;
+    }
 
     private void ExpireOld()
     {

@@ -124,10 +124,16 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
     protected override void PostStop()
     {
         _counters.ConnectionDown();
-        // A restart or a stop must not leave a connection behind.
+        // A restart or a stop must not leave a connection behind. (A clean shutdown has already
+        // closed it and cleared the field.) Whatever ended it, the broker now requeues what the
+        // session held unacked, so the router must drop its local copies.
         var session = _session;
         _session = null;
-        if (session is not null) _ = CloseQuietlyAsync(session);
+        if (session is not null)
+        {
+            _router.Tell(new RouterActor.SessionLost(session, DeliveriesRequeued: !_options.ExclusiveQueue));
+            _ = CloseQuietlyAsync(session);
+        }
         foreach (var change in _topologyChanges) change.Completion.TrySetResult(Done.Instance);
     }
 
@@ -187,6 +193,8 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                 Sender.Tell(ShutdownComplete.Instance);
                 Become(Closed);
                 break;
+            case TopologyChangeDone:
+                break; // from the session before the restart: PostStop completed that change
             default:
                 Stash.Stash();
                 break;
@@ -205,9 +213,13 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                 _topologyChanges.Enqueue(change);
                 RunNextTopologyChange(session);
                 break;
+            case TopologyChangeDone done when done.Session != session || _topologyChanges.Count == 0
+                                              || !ReferenceEquals(_topologyChanges.Peek(), done.Change):
+                // From a session before a restart: PostStop already completed that change.
+                break;
             case TopologyChangeDone done:
                 _topologyChangeRunning = false;
-                if (done.Failure is null || done.Session != session)
+                if (done.Failure is null)
                 {
                     // A change that failed with its connection will be replayed (or is moot: the
                     // exclusive queue is gone) before any message flows again.
@@ -240,8 +252,8 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
             case Disconnected disconnected when disconnected.Session == session:
                 _log.Warning("Lost the connection to {0}: {1}. Messages not yet confirmed may be lost. Reconnecting.",
                     _redactedHost, disconnected.Reason);
-                _router.Tell(new RouterActor.SessionLost(session, DeliveriesRequeued: !_options.ExclusiveQueue));
-                // The supervisor restarts this actor: PostStop closes the session, PreStart reconnects.
+                // The supervisor restarts this actor: PostStop closes the session and tells the
+                // router, PreStart reconnects.
                 throw new ConnectionLostException($"Lost the connection to {_redactedHost}: {disconnected.Reason}");
             case Disconnected:
                 break;

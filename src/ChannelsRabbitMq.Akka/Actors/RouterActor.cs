@@ -250,9 +250,10 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
             Trace = inbound.Trace,
         };
         _unacked++;
+        var enqueue = new ChannelActor.Enqueue(envelope); // immutable: one for every copy
         foreach (var channel in channels)
         {
-            var entry = SendToChannel(channel, new ChannelActor.Enqueue(envelope));
+            var entry = SendToChannel(channel, enqueue);
             entry.Buffered++;
         }
         if (inbound.Decoded.Group is not null) _counters.GroupDelivered(channels.Length);

@@ -309,9 +309,25 @@ internal sealed class RabbitMqSession : IAmqpSession
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        var lost = Volatile.Read(ref _state) == LostState;
         await CloseAsync().ConfigureAwait(false);
-        await DisposeQuietlyAsync(_connection).ConfigureAwait(false);
+        if (!lost)
+        {
+            await DisposeQuietlyAsync(_connection).ConfigureAwait(false);
+            return;
+        }
+        // After a broker-side close the client's main loop may still be finishing that close;
+        // disposing the connection under it makes the loop throw ObjectDisposedException into an
+        // unobserved task (RabbitMQ.Client 7.2). Give it time, away from the caller's path.
+        var connection = _connection;
+        _ = Task.Run(async () =>
+        {
+            await Task.Delay(LostConnectionDisposeDelay).ConfigureAwait(false);
+            await DisposeQuietlyAsync(connection).ConfigureAwait(false);
+        });
     }
+
+    private static readonly TimeSpan LostConnectionDisposeDelay = TimeSpan.FromSeconds(5);
 
     /// <summary>Disposes a connection, ignoring errors: used on failed opens and at dispose.</summary>
     internal static async Task DisposeQuietlyAsync(IConnection connection)
