@@ -96,13 +96,6 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
         private ShutdownComplete() { }
     }
 
-    /// <summary>Is the layer connected right now? Answered with a <see cref="bool"/>.</summary>
-    public sealed class IsConnected
-    {
-        public static IsConnected Instance { get; } = new();
-        private IsConnected() { }
-    }
-
     private sealed class Connect
     {
         public static Connect Instance { get; } = new();
@@ -184,9 +177,6 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                 // remember it, so that attempt is not taken into use.
                 _lostDuringSetup.Add(disconnected.Session);
                 break;
-            case IsConnected:
-                Sender.Tell(false);
-                break;
             case Shutdown:
                 _shuttingDown = true;
                 Stash.ClearStash();
@@ -246,9 +236,6 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
             case AwaitConnected awaitConnected:
                 awaitConnected.Reply.TrySucceed(Done.Instance);
                 break;
-            case IsConnected:
-                Sender.Tell(session.IsOpen);
-                break;
             case Disconnected disconnected when disconnected.Session == session:
                 _log.Warning("Lost the connection to {0}: {1}. Messages not yet confirmed may be lost. Reconnecting.",
                     _redactedHost, disconnected.Reason);
@@ -295,9 +282,6 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                 break;
             case Shutdown:
                 Sender.Tell(ShutdownComplete.Instance);
-                break;
-            case IsConnected:
-                Sender.Tell(false);
                 break;
         }
     }
