@@ -225,6 +225,14 @@ cmd_start() {
     rm -f "$tmp"
 
     if healthy; then
+        # Another checkout may run a node of the same name (with its own certificates): reuse
+        # only our own, recognised by its data folder.
+        local running_dir
+        running_dir=$(ctl_within 15 eval 'rabbit_mnesia:dir().' 2>/dev/null | tr -d '"' || true)
+        if [[ $running_dir != "$MNESIA_BASE"* ]]; then
+            log "node $NODE runs from another folder (${running_dir:-unknown}); restarting it from this checkout"
+            changed=1
+        fi
         if ((changed == 0)); then
             ensure_vhost
             log "reusing running node $NODE (amqp 127.0.0.1:$PORT, amqps localhost:$TLS_PORT)"
