@@ -16,6 +16,8 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
     private readonly long _localExpiryMs;
     private readonly TimeSpan _idleAfter;
     private readonly bool _requeuedOnLoss;
+    private readonly RouterActor.ChannelEntry _tally;
+    private readonly LayerCounters _counters;
     private readonly Queue<Envelope> _buffer = new();
     private readonly LinkedList<PendingReply<IReadOnlyDictionary<string, object?>>> _receivers = new();
     private IActorRef? _subscriber;
@@ -24,8 +26,11 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
     private long _handled;
     private long _handledAtIdleCheck = -1;
 
-    public ChannelActor(string channel, TimeSpan localExpiry, TimeSpan idleAfter, bool requeuedOnLoss)
+    public ChannelActor(string channel, TimeSpan localExpiry, TimeSpan idleAfter, bool requeuedOnLoss,
+        RouterActor.ChannelEntry tally, LayerCounters counters)
     {
+        _tally = tally;
+        _counters = counters;
         _requeuedOnLoss = requeuedOnLoss;
         _channel = channel;
         _localExpiryMs = Math.Max(1, (long)localExpiry.TotalMilliseconds);
@@ -34,8 +39,9 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string channel, TimeSpan localExpiry, TimeSpan idleAfter, bool requeuedOnLoss) =>
-        global::Akka.Actor.Props.Create(() => new ChannelActor(channel, localExpiry, idleAfter, requeuedOnLoss));
+    public static Props Props(string channel, TimeSpan localExpiry, TimeSpan idleAfter, bool requeuedOnLoss,
+        RouterActor.ChannelEntry tally, LayerCounters counters) =>
+        global::Akka.Actor.Props.Create(() => new ChannelActor(channel, localExpiry, idleAfter, requeuedOnLoss, tally, counters));
 
     /// <summary>A message for this channel (a copy of an envelope).</summary>
     public sealed record Enqueue(Envelope Envelope);
@@ -83,7 +89,7 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
                 ExpireOld();
                 if (Requeued(enqueue.Envelope))
                 {
-                    Context.Parent.Tell(new RouterActor.CopyDiscarded(_channel, enqueue.Envelope));
+                    Discarded(enqueue.Envelope);
                 }
                 else if (_subscriber is not null)
                 {
@@ -211,13 +217,40 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
     {
         var trace = Tracing.Received(envelope.Trace, _channel);
         _subscriber!.Tell(new ChannelLayerProtocol.Received(_channel, envelope.Message) { TraceContext = trace });
-        Context.Parent.Tell(new RouterActor.CopyConsumed(_channel, envelope, Expired: false));
+        CopyFinished(envelope, expired: false);
     }
 
     private void Delivered(Envelope envelope, bool expired)
     {
         if (!expired) Tracing.Received(envelope.Trace, _channel);
-        Context.Parent.Tell(new RouterActor.CopyConsumed(_channel, envelope, expired));
+        CopyFinished(envelope, expired);
+    }
+
+    private void CopyFinished(Envelope envelope, bool expired)
+    {
+        if (expired)
+        {
+            _counters.ExpiredLocally();
+            if (_counters.ExpiryWarningDue(RouterActor.WarningInterval)) Context.Parent.Tell(RouterActor.WarnExpired.Instance);
+        }
+        else
+        {
+            _counters.MessageReceived();
+            if (_requeuedOnLoss && envelope.FirstHandOver()) Context.Parent.Tell(new RouterActor.HandedOver(envelope));
+        }
+        CopyLeaves(envelope, ack: true);
+    }
+
+    // A copy of a lost session: the broker requeued the delivery, so it is not acked.
+    private void Discarded(Envelope envelope) => CopyLeaves(envelope, ack: false);
+
+    // The copy leaves this channel; the last copy of a delivery acks it.
+    private void CopyLeaves(Envelope envelope, bool ack)
+    {
+        Interlocked.Increment(ref _tally.Consumed);
+        if (!envelope.CopyDone()) return;
+        if (ack) envelope.Session.Ack(envelope.DeliveryTag);
+        _counters.AdjustBacklog(-1);
     }
 
     private void DiscardWhere(Func<Envelope, bool> lost)
@@ -227,7 +260,7 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
         for (var i = 0; i < kept; i++)
         {
             var envelope = _buffer.Dequeue();
-            if (lost(envelope)) Context.Parent.Tell(new RouterActor.CopyDiscarded(_channel, envelope));
+            if (lost(envelope)) Discarded(envelope);
             else _buffer.Enqueue(envelope);
         }
     }
@@ -241,7 +274,7 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
     private bool DiscardRequeuedHead()
     {
         while (_buffer.Count > 0 && Requeued(_buffer.Peek()))
-            Context.Parent.Tell(new RouterActor.CopyDiscarded(_channel, _buffer.Dequeue()));
+            Discarded(_buffer.Dequeue());
         return true;
     }
 

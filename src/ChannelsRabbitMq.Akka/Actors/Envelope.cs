@@ -5,7 +5,9 @@ namespace ChannelsRabbitMq.Akka.Actors;
 /// <summary>
 /// One delivery from RabbitMQ on its way to local channels. A group message reaches several
 /// channels but is one delivery: it counts once against <c>LocalCapacity</c> and is acked when
-/// the last local copy has been received or has expired.
+/// the last local copy has been received or has expired. The channel actors holding its copies
+/// count them down themselves, so a fan-out costs the router one message per delivery, not one
+/// per copy.
 /// </summary>
 internal sealed class Envelope
 {
@@ -14,7 +16,7 @@ internal sealed class Envelope
         Session = session;
         DeliveryTag = deliveryTag;
         Message = message;
-        RemainingCopies = copies;
+        _remainingCopies = copies;
         ReceivedAtMs = receivedAtMs;
     }
 
@@ -25,8 +27,14 @@ internal sealed class Envelope
 
     public IReadOnlyDictionary<string, object?> Message { get; }
 
-    /// <summary>Copies not yet received or expired. Only the router reads and writes it.</summary>
-    public int RemainingCopies { get; set; }
+    private int _remainingCopies;
+    private int _handedOver;
+
+    /// <summary>Counts one copy done (received, expired or discarded); true for the last one.</summary>
+    public bool CopyDone() => Interlocked.Decrement(ref _remainingCopies) == 0;
+
+    /// <summary>Marks a copy received; true for the first one.</summary>
+    public bool FirstHandOver() => Interlocked.Exchange(ref _handedOver, 1) == 0;
 
     /// <summary><see cref="Environment.TickCount64"/> when it arrived, for local expiry.</summary>
     public long ReceivedAtMs { get; }
@@ -37,6 +45,4 @@ internal sealed class Envelope
     /// <summary>The sender's trace context, if any.</summary>
     public TraceHeaders Trace { get; init; }
 
-    /// <summary>Set by the router once a first copy has been received. Only the router reads and writes it.</summary>
-    public bool HandedOver { get; set; }
 }

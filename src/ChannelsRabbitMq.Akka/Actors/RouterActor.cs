@@ -28,9 +28,7 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     private readonly TimeSpan _channelIdleAfter;
     private readonly Dictionary<string, ChannelEntry> _channels = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string[]> _groupMembers = new(StringComparer.Ordinal);
-    private int _unacked;
     private long _lastBackPressureWarning = long.MinValue / 2;
-    private long _lastExpiryWarning = long.MinValue / 2;
     private bool _closed;
 
     public RouterActor(LayerCounters counters, int localCapacity, TimeSpan localExpiry, TimeSpan channelIdleAfter, bool requeuedOnLoss)
@@ -71,8 +69,15 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     /// <summary>The local members of a group changed (from the group-membership actor).</summary>
     public sealed record GroupMembersChanged(string Group, string[] Members);
 
-    /// <summary>A channel actor handed a copy to a receiver, or dropped it as expired.</summary>
-    public sealed record CopyConsumed(string Channel, Envelope Envelope, bool Expired);
+    /// <summary>A first copy of this envelope was received (recorded to recognise its redelivery).</summary>
+    public sealed record HandedOver(Envelope Envelope);
+
+    /// <summary>A channel actor dropped copies by local expiry and a (throttled) warning is due.</summary>
+    public sealed class WarnExpired
+    {
+        public static WarnExpired Instance { get; } = new();
+        private WarnExpired() { }
+    }
 
     /// <summary>A channel actor has been idle since it handled <paramref name="Handled"/> messages.</summary>
     public sealed record ChannelIdle(string Channel, long Handled);
@@ -84,8 +89,6 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     /// </summary>
     public sealed record SessionLost(IAmqpSession Session, bool DeliveriesRequeued);
 
-    /// <summary>A channel actor dropped a copy because its session was lost and the broker requeued it.</summary>
-    public sealed record CopyDiscarded(string Channel, Envelope Envelope);
 
     /// <summary>The layer closes: fail all waiting receivers, drop buffers.</summary>
     public sealed class Close
@@ -122,11 +125,24 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     protected override void PreStart() =>
         Timers.StartPeriodicTimer(RefreshStatistics.Instance, RefreshStatistics.Instance, TimeSpan.FromSeconds(1));
 
-    private sealed class ChannelEntry(IActorRef actor)
+    /// <summary>
+    /// The router's view of one channel actor. <see cref="Consumed"/> is shared: the channel actor
+    /// counts the copies it is done with, so the buffer size needs no message back.
+    /// </summary>
+    internal sealed class ChannelEntry
     {
-        public IActorRef Actor { get; } = actor;
+        public IActorRef Actor { get; set; } = ActorRefs.Nobody;
+
+        /// <summary>Messages sent to the actor (router only): it may stop only when it handled them all.</summary>
         public long Sent;
-        public int Buffered;
+
+        /// <summary>Copies enqueued (router only).</summary>
+        public long Dispatched;
+
+        /// <summary>Copies received, expired or discarded (channel actor, atomically).</summary>
+        public long Consumed;
+
+        public int Buffered => (int)(Dispatched - Interlocked.Read(ref Consumed));
     }
 
     protected override void OnReceive(object message)
@@ -157,15 +173,18 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
                 if (_channels.ContainsKey(cancelled.Channel))
                     SendToChannel(cancelled.Channel, new ChannelActor.ReceiveCancelled(cancelled.Reply));
                 break;
-            case CopyConsumed consumed:
-                OnCopyConsumed(consumed);
+            case HandedOver handedOver:
+                RememberHandedOver(handedOver.Envelope);
+                break;
+            case WarnExpired:
+                _log.Warning("A message (or messages) expired locally. Biggest queues: {0}", DescribeBiggest());
                 break;
             case ChannelIdle idle:
                 if (_channels.TryGetValue(idle.Channel, out var entry) && entry.Sent == idle.Handled)
                 {
                     _channels.Remove(idle.Channel);
                     Context.Stop(entry.Actor);
-                    _counters.Backlog(_unacked, _channels.Count);
+                    _counters.LiveChannelCount(_channels.Count);
                 }
                 break;
             case GroupMembersChanged changed:
@@ -185,13 +204,8 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
                 // The exclusive queue died with the connection, so nothing will be redelivered:
                 // local copies stay deliverable; their acks go nowhere, which is harmless.
                 break;
-            case CopyDiscarded discarded:
-                if (_channels.TryGetValue(discarded.Channel, out var holder)) holder.Buffered--;
-                if (--discarded.Envelope.RemainingCopies == 0) _unacked--;
-                _counters.Backlog(_unacked, _channels.Count);
-                break;
             case GetBacklog:
-                Sender.Tell(new Backlog(_unacked, _channels.Count, Biggest(int.MaxValue)));
+                Sender.Tell(new Backlog(_counters.LocalBacklog, _channels.Count, Biggest(int.MaxValue)));
                 break;
             case Close:
                 _closed = true;
@@ -249,38 +263,17 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
             Fingerprint = inbound.Fingerprint,
             Trace = inbound.Trace,
         };
-        _unacked++;
+        _counters.AdjustBacklog(+1);
         var enqueue = new ChannelActor.Enqueue(envelope); // immutable: one for every copy
         foreach (var channel in channels)
         {
             var entry = SendToChannel(channel, enqueue);
-            entry.Buffered++;
+            entry.Dispatched++;
         }
         if (inbound.Decoded.Group is not null) _counters.GroupDelivered(channels.Length);
-        _counters.Backlog(_unacked, _channels.Count);
-        if (_unacked >= _localCapacity && Due(ref _lastBackPressureWarning))
+        _counters.LiveChannelCount(_channels.Count);
+        if (_counters.LocalBacklog >= _localCapacity && Due(ref _lastBackPressureWarning))
             _log.Warning("Back-pressuring. Biggest queues: {0}", DescribeBiggest());
-    }
-
-    private void OnCopyConsumed(CopyConsumed consumed)
-    {
-        if (_channels.TryGetValue(consumed.Channel, out var entry)) entry.Buffered--;
-        var envelope = consumed.Envelope;
-        if (consumed.Expired) _counters.ExpiredLocally();
-        else _counters.MessageReceived();
-        if (!consumed.Expired && !envelope.HandedOver)
-        {
-            envelope.HandedOver = true;
-            if (_requeuedOnLoss) RememberHandedOver(envelope);
-        }
-        if (--envelope.RemainingCopies == 0)
-        {
-            _unacked--;
-            envelope.Session.Ack(envelope.DeliveryTag);
-        }
-        _counters.Backlog(_unacked, _channels.Count);
-        if (consumed.Expired && Due(ref _lastExpiryWarning))
-            _log.Warning("A message (or messages) expired locally. Biggest queues: {0}", DescribeBiggest());
     }
 
     private bool IsOwnChannel(string channel) =>
@@ -300,7 +293,8 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     {
         if (!_channels.TryGetValue(channel, out var entry))
         {
-            entry = new ChannelEntry(Context.ActorOf(ChannelActor.Props(channel, _localExpiry, _channelIdleAfter, _requeuedOnLoss)));
+            entry = new ChannelEntry();
+            entry.Actor = Context.ActorOf(ChannelActor.Props(channel, _localExpiry, _channelIdleAfter, _requeuedOnLoss, entry, _counters));
             _channels.Add(channel, entry);
         }
         entry.Sent++;

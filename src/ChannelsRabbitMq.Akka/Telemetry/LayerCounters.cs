@@ -18,7 +18,8 @@ internal sealed class LayerCounters
     private long _disconnectedSinceUtcTicks = DateTimeOffset.UtcNow.UtcTicks;
     private volatile bool _connected;
     private volatile bool _closed;
-    private volatile int _localBacklog;
+    private int _localBacklog;
+    private long _lastExpiryWarningMs = long.MinValue / 2;
     private volatile int _liveChannels;
     private volatile IReadOnlyList<KeyValuePair<string, int>> _biggest = [];
 
@@ -37,7 +38,7 @@ internal sealed class LayerCounters
 
     public bool Connected => _connected;
 
-    public int LocalBacklog => _localBacklog;
+    public int LocalBacklog => Volatile.Read(ref _localBacklog);
 
     public int LiveChannels => _liveChannels;
 
@@ -75,10 +76,18 @@ internal sealed class LayerCounters
 
     public void LayerClosed() => _closed = true;
 
-    public void Backlog(int unacked, int liveChannels)
+    /// <summary>A delivery enters (+1) or leaves (−1, acked or dropped) the local backlog.</summary>
+    public void AdjustBacklog(int delta) => Interlocked.Add(ref _localBacklog, delta);
+
+    public void LiveChannelCount(int liveChannels) => _liveChannels = liveChannels;
+
+    /// <summary>True at most once per <paramref name="interval"/>, from any thread.</summary>
+    public bool ExpiryWarningDue(TimeSpan interval)
     {
-        _localBacklog = unacked;
-        _liveChannels = liveChannels;
+        var now = Environment.TickCount64;
+        var last = Interlocked.Read(ref _lastExpiryWarningMs);
+        return now - last >= (long)interval.TotalMilliseconds
+               && Interlocked.CompareExchange(ref _lastExpiryWarningMs, now, last) == last;
     }
 
     public void BiggestBuffers(IReadOnlyList<KeyValuePair<string, int>> biggest) => _biggest = biggest;
@@ -99,7 +108,7 @@ internal sealed class LayerCounters
             Interlocked.Read(ref _expiredLocally),
             Interlocked.Read(ref _droppedNoRecipient),
             Interlocked.Read(ref _malformed),
-            _localBacklog,
+            LocalBacklog,
             _liveChannels,
             _biggest);
     }

@@ -121,6 +121,8 @@ public sealed class HostileInputTests(ITestOutputHelper output)
                 var malformed = layer.GetStatistics().Malformed;
                 if (malformed != i + 1) failures.Add($"{name}: Malformed counter is {malformed}, expected {i + 1}");
             }
+            // Log events reach the recorder through the event stream, a moment after the counter.
+            await Poll.TryUntilAsync(() => akka.Warnings("malformed").Count >= bodies.Length, Timeout);
             var warnings = akka.Warnings("malformed");
             if (warnings.Count != bodies.Length) failures.Add($"{warnings.Count} \"malformed\" warnings for {bodies.Length} bodies");
             foreach (var w in warnings.Where(w => w.Text.Length > 1000))
