@@ -209,22 +209,16 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                 break;
             case TopologyChangeDone done:
                 _topologyChangeRunning = false;
-                if (done.Failure is null)
+                _topologyChanges.Dequeue();
+                if (done.Failure is null || !session.IsOpen)
                 {
                     // A change that failed with its connection will be replayed (or is moot: the
                     // exclusive queue is gone) before any message flows again.
                     done.Change.Completion.TrySetResult(Done.Instance);
-                    _topologyChanges.Dequeue();
-                }
-                else if (!session.IsOpen)
-                {
-                    done.Change.Completion.TrySetResult(Done.Instance);
-                    _topologyChanges.Dequeue();
                 }
                 else
                 {
                     done.Change.Completion.TrySetException(done.Failure);
-                    _topologyChanges.Dequeue();
                     _log.Error(done.Failure, "Could not change the binding of group {0}", done.Change.Group);
                 }
                 RunNextTopologyChange(session);

@@ -56,10 +56,3 @@ internal sealed class PendingReply<T> : TaskCompletionSource<T>
         _closed.Unregister();
     }
 }
-
-/// <summary>Marker for "done" results.</summary>
-internal sealed class Done
-{
-    public static Done Instance { get; } = new();
-    private Done() { }
-}

@@ -30,6 +30,7 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     private readonly Dictionary<string, string[]> _groupMembers = new(StringComparer.Ordinal);
     private long _lastBackPressureWarning = long.MinValue / 2;
     private bool _closed;
+    private bool _publishedBiggest;
 
     public RouterActor(LayerCounters counters, int localCapacity, TimeSpan localExpiry, TimeSpan channelIdleAfter, bool requeuedOnLoss)
     {
@@ -167,7 +168,13 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
                     unsubscribe.Reply.TrySucceed(Done.Instance);
                 break;
             case RefreshStatistics:
-                _counters.BiggestBuffers(Biggest(3));
+                // Nothing held and nothing published: no need to walk every channel.
+                if (_counters.LocalBacklog > 0 || _publishedBiggest)
+                {
+                    var biggest = Biggest(3);
+                    _counters.BiggestBuffers(biggest);
+                    _publishedBiggest = biggest.Count > 0;
+                }
                 break;
             case ReceiveCancelled cancelled:
                 if (_channels.ContainsKey(cancelled.Channel))
@@ -313,10 +320,14 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     private string DescribeBiggest() =>
         string.Join(", ", Biggest(3).Select(b => $"{b.Key} ({b.Value})"));
 
-    private List<KeyValuePair<string, int>> Biggest(int count) =>
-        _channels.Where(c => c.Value.Buffered > 0)
-            .OrderByDescending(c => c.Value.Buffered)
-            .Take(count)
-            .Select(c => new KeyValuePair<string, int>(c.Key, c.Value.Buffered))
-            .ToList();
+    private List<KeyValuePair<string, int>> Biggest(int count)
+    {
+        // Only channels holding copies are sorted (at most the backlog's worth), each read once.
+        var holding = new List<KeyValuePair<string, int>>();
+        foreach (var (channel, entry) in _channels)
+            if (entry.Buffered is > 0 and var buffered) holding.Add(new(channel, buffered));
+        holding.Sort(static (a, b) => b.Value.CompareTo(a.Value));
+        if (holding.Count > count) holding.RemoveRange(count, holding.Count - count);
+        return holding;
+    }
 }

@@ -194,31 +194,19 @@ internal static class WireCodec
             case ReadOnlyMemory<byte> rom: writer.Write(rom.Span); return;
             case Memory<byte> mem: writer.Write(mem.Span); return;
             case ArraySegment<byte> segment: writer.Write(segment.AsSpan()); return; // before IEnumerable
-            case IReadOnlyDictionary<string, object?> map: WriteMap(ref writer, map, depth + 1); return;
-            case IDictionary<string, object?> map: WriteMap(ref writer, map, depth + 1); return;
+            case IReadOnlyDictionary<string, object?> map: WriteMap(ref writer, map, map.Count, depth + 1); return;
+            case IDictionary<string, object?> map: WriteMap(ref writer, map, map.Count, depth + 1); return;
             case IDictionary map: WriteMap(ref writer, map, depth + 1); return;
             case IEnumerable sequence: WriteArray(ref writer, sequence, depth + 1); return;
             default: throw new EncodeError(UnsupportedType(value.GetType()));
         }
     }
 
-    private static void WriteMap(ref MessagePackWriter writer, IReadOnlyDictionary<string, object?> map, int depth)
+    // One body for IReadOnlyDictionary and IDictionary (neither derives from the other).
+    private static void WriteMap(ref MessagePackWriter writer, IEnumerable<KeyValuePair<string, object?>> map, int count, int depth)
     {
         CheckDepth(depth);
-        int count = map.Count, written = 0;
-        writer.WriteMapHeader(count);
-        foreach (var (key, value) in map)
-        {
-            WriteEntry(ref writer, key, value, depth);
-            written++;
-        }
-        CheckCount(count, written);
-    }
-
-    private static void WriteMap(ref MessagePackWriter writer, IDictionary<string, object?> map, int depth)
-    {
-        CheckDepth(depth);
-        int count = map.Count, written = 0;
+        var written = 0;
         writer.WriteMapHeader(count);
         foreach (var (key, value) in map)
         {
