@@ -25,6 +25,7 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
     private readonly Queue<Action<ChannelLayerActor.LayerActors?>> _waitingForStart = new();
     private volatile bool _started;
     private readonly LayerCounters _counters;
+    private readonly LayerRoutes _routes;
     private Task? _closeTask;
 
     /// <summary>Starts a layer in <paramref name="system"/>; it connects in the background.</summary>
@@ -46,12 +47,13 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
         var started = new TaskCompletionSource<ChannelLayerActor.LayerActors>(TaskCreationOptions.RunContinuationsAsynchronously);
         _actors = started.Task;
         _counters = new LayerCounters(QueueName);
+        _routes = new LayerRoutes(options.LocalCapacity);
         ChannelLayerTelemetry.Register(_counters);
         _actors.ContinueWith(DrainWaitingForStart, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         // Unique per instance: two layers in one actor system may share a queue name (and then
         // conflict on the broker, as two processes would).
         var instance = Interlocked.Increment(ref _instances);
-        Actor = system.ActorOf(ChannelLayerActor.Props(this, options, QueueName, transport, _counters, started),
+        Actor = system.ActorOf(ChannelLayerActor.Props(this, options, QueueName, transport, _counters, _routes, started),
             $"channel-layer-{QueueName}-{instance}");
     }
 
@@ -129,19 +131,32 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
         if (reply.IsDone) return reply.Task;
         if (_started) // the hot path: no closure
         {
-            TellWaitForMessage(_actors.Result.Router, channel, reply, cancellationToken.CanBeCanceled);
+            TellWaitForMessage(_actors.Result.Router, _routes, channel, reply, cancellationToken.CanBeCanceled);
             return reply.Task;
         }
         var cancellable = cancellationToken.CanBeCanceled;
-        return WithActors(reply, actors => TellWaitForMessage(actors.Router, channel, reply, cancellable));
+        return WithActors(reply, actors => TellWaitForMessage(actors.Router, _routes, channel, reply, cancellable));
     }
 
-    private static void TellWaitForMessage(IActorRef router, string channel,
+    private static void TellWaitForMessage(IActorRef router, LayerRoutes routes, string channel,
         PendingReply<IReadOnlyDictionary<string, object?>> reply, bool cancellable)
     {
         // A waiter that gives up is removed at once, so an idle channel can stop.
-        if (cancellable) reply.OnCancelled = r => router.Tell(new RouterActor.ReceiveCancelled(channel, r));
-        router.Tell(new RouterActor.WaitForMessage(channel, reply));
+        if (cancellable)
+        {
+            reply.OnCancelled = r =>
+            {
+                if (routes.Channels.TryGetValue(channel, out var live) && live.TryCountSend())
+                    live.Actor.Tell(new ChannelActor.ReceiveCancelled(r));
+                else
+                    router.Tell(new RouterActor.ReceiveCancelled(channel, r));
+            };
+        }
+        // Straight to the channel's actor while it lives; the router starts one otherwise.
+        if (routes.Channels.TryGetValue(channel, out var entry) && entry.TryCountSend())
+            entry.Actor.Tell(new ChannelActor.WaitForMessage(reply));
+        else
+            router.Tell(new RouterActor.WaitForMessage(channel, reply));
     }
 
     /// <inheritdoc />
@@ -225,14 +240,22 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
 
     private Task Publish(string exchange, string routingKey, byte[] body, string destination, bool isGroup, CancellationToken cancellationToken)
     {
-        var reply = new PendingReply<Done>(cancellationToken, _closed.Token);
         var (activity, trace) = Tracing.StartSend(destination, isGroup, QueueName);
-        return WithActors(reply, actors =>
-            actors.Connection.Tell(new ConnectionActor.Publish(exchange, routingKey, body, destination, isGroup, reply)
-            {
-                Activity = activity,
-                Trace = trace,
-            }));
+        var reply = new PendingReply<Done>(cancellationToken, _closed.Token);
+        var publish = new ConnectionActor.Publish(exchange, routingKey, body, destination, isGroup, reply) { Activity = activity, Trace = trace };
+        if (reply.IsDone)
+        {
+            activity?.Dispose();
+            return reply.Task;
+        }
+        if (_routes.TryGetPublishSession(out var session, out var log))
+        {
+            // The hot path: straight on the open session, no actor hop.
+            _ = ConnectionActor.PublishAndCompleteAsync(session, publish, log, _counters);
+            return reply.Task;
+        }
+        _routes.PublishQueued(); // later publishes wait until this one has left the connection actor
+        return WithActors(reply, actors => actors.Connection.Tell(publish));
     }
 
     private Task<T> WithActors<T>(PendingReply<T> reply, Action<ChannelLayerActor.LayerActors> send)

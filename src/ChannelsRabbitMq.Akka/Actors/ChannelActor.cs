@@ -13,35 +13,36 @@ namespace ChannelsRabbitMq.Akka.Actors;
 internal sealed class ChannelActor : UntypedActor, IWithTimers
 {
     private readonly string _channel;
+    private readonly ChannelSettings _settings;
     private readonly long _localExpiryMs;
-    private readonly TimeSpan _idleAfter;
-    private readonly bool _requeuedOnLoss;
-    private readonly RouterActor.ChannelEntry _tally;
+    private readonly ChannelEntry _tally;
     private readonly LayerCounters _counters;
     private readonly Queue<Envelope> _buffer = new();
     private readonly LinkedList<PendingReply<IReadOnlyDictionary<string, object?>>> _receivers = new();
     private IActorRef? _subscriber;
 
-    // Messages handled from the router: the router stops this actor only if it sent no more since.
+    // Counted messages handled (told by the router or the facade): the router stops this actor
+    // only if none was told since, and pushes directly only if it has handled them all.
     private long _handled;
     private long _handledAtIdleCheck = -1;
 
-    public ChannelActor(string channel, TimeSpan localExpiry, TimeSpan idleAfter, bool requeuedOnLoss,
-        RouterActor.ChannelEntry tally, LayerCounters counters)
+    public ChannelActor(ChannelEntry tally, ChannelSettings settings)
     {
         _tally = tally;
-        _counters = counters;
-        _requeuedOnLoss = requeuedOnLoss;
-        _channel = channel;
-        _localExpiryMs = Math.Max(1, (long)localExpiry.TotalMilliseconds);
-        _idleAfter = idleAfter;
+        _settings = settings;
+        _counters = settings.Counters;
+        _channel = tally.Channel;
+        _localExpiryMs = Math.Max(1, (long)settings.LocalExpiry.TotalMilliseconds);
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string channel, TimeSpan localExpiry, TimeSpan idleAfter, bool requeuedOnLoss,
-        RouterActor.ChannelEntry tally, LayerCounters counters) =>
-        global::Akka.Actor.Props.Create(() => new ChannelActor(channel, localExpiry, idleAfter, requeuedOnLoss, tally, counters));
+    public static Props Props(ChannelEntry tally, ChannelSettings settings) =>
+        global::Akka.Actor.Props.Create(() => new ChannelActor(tally, settings));
+
+    /// <summary>What every channel actor of a layer shares.</summary>
+    public sealed record ChannelSettings(TimeSpan LocalExpiry, TimeSpan IdleAfter, bool RequeuedOnLoss, LayerCounters Counters,
+        HandedOverLog HandedOver);
 
     /// <summary>A message for this channel (a copy of an envelope).</summary>
     public sealed record Enqueue(Envelope Envelope);
@@ -179,6 +180,8 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
                 return;
         }
 
+        // Subscribed with nothing buffered: the router may push to the subscriber itself.
+        _tally.Report(_handled, _buffer.Count == 0 ? _subscriber : null);
         if (IsIdle && !Timers.IsTimerActive(IdleTick.Instance)) StartIdleTimer();
     }
 
@@ -196,7 +199,7 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
     private void StartIdleTimer()
     {
         _handledAtIdleCheck = _handled;
-        Timers.StartSingleTimer(IdleTick.Instance, IdleTick.Instance, _idleAfter);
+        Timers.StartSingleTimer(IdleTick.Instance, IdleTick.Instance, _settings.IdleAfter);
     }
 
     private bool TryHandOver(Envelope envelope)
@@ -213,44 +216,54 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
         return false;
     }
 
-    private void Push(Envelope envelope)
+    private void Push(Envelope envelope) => PushCopy(envelope, _subscriber!, _tally, _settings, Self);
+
+    /// <summary>
+    /// Pushes a copy to the channel's subscriber (the sender is the channel actor, as when it
+    /// pushes itself). Also used by the router when the channel actor has nothing to do.
+    /// </summary>
+    internal static void PushCopy(Envelope envelope, IActorRef subscriber, ChannelEntry tally, ChannelSettings settings, IActorRef channelActor)
     {
-        var trace = Tracing.Received(envelope.Trace, _channel);
-        _subscriber!.Tell(new ChannelLayerProtocol.Received(_channel, envelope.Message) { TraceContext = trace });
-        CopyFinished(envelope, expired: false);
+        var trace = Tracing.Received(envelope.Trace, tally.Channel);
+        subscriber.Tell(new ChannelLayerProtocol.Received(tally.Channel, envelope.Message) { TraceContext = trace }, channelActor);
+        CopyReceived(envelope, tally, settings);
     }
+
+    /// <summary>A copy in a buffer of a lost session: the broker requeued the delivery, so it must not be handed over.</summary>
+    internal static bool Requeued(Envelope envelope, ChannelSettings settings) => settings.RequeuedOnLoss && !envelope.Session.IsOpen;
 
     private void Delivered(Envelope envelope, bool expired)
-    {
-        if (!expired) Tracing.Received(envelope.Trace, _channel);
-        CopyFinished(envelope, expired);
-    }
-
-    private void CopyFinished(Envelope envelope, bool expired)
     {
         if (expired)
         {
             _counters.ExpiredLocally();
             if (_counters.ExpiryWarningDue(RouterActor.WarningInterval)) Context.Parent.Tell(RouterActor.WarnExpired.Instance);
+            CopyLeaves(envelope, _tally, _counters, ack: true);
+            return;
         }
-        else
-        {
-            _counters.MessageReceived();
-            if (_requeuedOnLoss && envelope.FirstHandOver()) Context.Parent.Tell(new RouterActor.HandedOver(envelope));
-        }
-        CopyLeaves(envelope, ack: true);
+        Tracing.Received(envelope.Trace, _channel);
+        CopyReceived(envelope, _tally, _settings);
+    }
+
+    private static void CopyReceived(Envelope envelope, ChannelEntry tally, ChannelSettings settings)
+    {
+        settings.Counters.MessageReceived();
+        if (settings.RequeuedOnLoss && envelope.FirstHandOver()) settings.HandedOver.Record(envelope.Session, envelope.Fingerprint);
+        CopyLeaves(envelope, tally, settings.Counters, ack: true);
     }
 
     // A copy of a lost session: the broker requeued the delivery, so it is not acked.
-    private void Discarded(Envelope envelope) => CopyLeaves(envelope, ack: false);
+    internal static void Discarded(Envelope envelope, ChannelEntry tally, LayerCounters counters) => CopyLeaves(envelope, tally, counters, ack: false);
+
+    private void Discarded(Envelope envelope) => Discarded(envelope, _tally, _counters);
 
     // The copy leaves this channel; the last copy of a delivery acks it.
-    private void CopyLeaves(Envelope envelope, bool ack)
+    private static void CopyLeaves(Envelope envelope, ChannelEntry tally, LayerCounters counters, bool ack)
     {
-        Interlocked.Increment(ref _tally.Consumed);
+        Interlocked.Increment(ref tally.Consumed);
         if (!envelope.CopyDone()) return;
         if (ack) envelope.Session.Ack(envelope.DeliveryTag);
-        _counters.AdjustBacklog(-1);
+        counters.AdjustBacklog(-1);
     }
 
     private void DiscardWhere(Func<Envelope, bool> lost)
@@ -267,7 +280,7 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
 
     // A copy whose session is gone has been requeued by the broker: handing it over now would
     // deliver it twice. (With an exclusive queue nothing is requeued: the copy is the only one.)
-    private bool Requeued(Envelope envelope) => _requeuedOnLoss && !envelope.Session.IsOpen;
+    private bool Requeued(Envelope envelope) => Requeued(envelope, _settings);
 
     // Copies of a lost session precede those of the next one in the FIFO, so checking from the
     // head is enough. Returns true (for use in loops).

@@ -21,6 +21,7 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
     private readonly string _queueName;
     private readonly IAmqpTransport _transport;
     private readonly LayerCounters _counters;
+    private readonly LayerRoutes _routes;
     private readonly TaskCompletionSource<LayerActors> _started;
     private readonly List<TaskCompletionSource<Done>> _closeWaiters = [];
     private IActorRef _router = ActorRefs.Nobody;
@@ -31,8 +32,9 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
     private bool _routerClosed;
 
     public ChannelLayerActor(RabbitMqChannelLayer layer, RabbitMqChannelLayerOptions options, string queueName, IAmqpTransport transport,
-        LayerCounters counters, TaskCompletionSource<LayerActors> started)
+        LayerCounters counters, LayerRoutes routes, TaskCompletionSource<LayerActors> started)
     {
+        _routes = routes;
         _layer = layer;
         _counters = counters;
         _options = options;
@@ -44,8 +46,8 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(RabbitMqChannelLayer layer, RabbitMqChannelLayerOptions options, string queueName, IAmqpTransport transport,
-        LayerCounters counters, TaskCompletionSource<LayerActors> started) =>
-        global::Akka.Actor.Props.Create(() => new ChannelLayerActor(layer, options, queueName, transport, counters, started));
+        LayerCounters counters, LayerRoutes routes, TaskCompletionSource<LayerActors> started) =>
+        global::Akka.Actor.Props.Create(() => new ChannelLayerActor(layer, options, queueName, transport, counters, routes, started));
 
     /// <summary>The actors the facade talks to directly.</summary>
     public sealed record LayerActors(IActorRef Root, IActorRef Connection, IActorRef Router, IActorRef Groups);
@@ -71,9 +73,10 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
 
     protected override void PreStart()
     {
-        var localExpiry = _options.EffectiveLocalExpiry;
-        _router = Context.ActorOf(RouterActor.Props(_counters, _options.LocalCapacity, localExpiry, ChannelIdleAfter, requeuedOnLoss: !_options.ExclusiveQueue), "router");
-        _connection = Context.ActorOf(ConnectionActor.Props(_options, _queueName, _transport, _router, _counters), "connection");
+        var channels = new ChannelActor.ChannelSettings(_options.EffectiveLocalExpiry, ChannelIdleAfter,
+            RequeuedOnLoss: !_options.ExclusiveQueue, _counters, _routes.HandedOver);
+        _router = Context.ActorOf(RouterActor.Props(_counters, _options.LocalCapacity, channels, _routes), "router");
+        _connection = Context.ActorOf(ConnectionActor.Props(_options, _queueName, _transport, _router, _counters, _routes), "connection");
         _groups = Context.ActorOf(GroupMembershipActor.Props(_router, _connection), "groups");
         _started.TrySetResult(new LayerActors(Self, _connection, _router, _groups));
     }

@@ -26,6 +26,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
     private readonly IAmqpTransport _transport;
     private readonly IActorRef _router;
     private readonly LayerCounters _counters;
+    private readonly LayerRoutes _routes;
     private readonly string _redactedHost;
     private readonly Queue<TopologyChange> _topologyChanges = new();
     private IAmqpSession? _session;
@@ -41,8 +42,9 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
         set => _counters.EverConnected = value;
     }
 
-    public ConnectionActor(RabbitMqChannelLayerOptions options, string queueName, IAmqpTransport transport, IActorRef router, LayerCounters counters)
+    public ConnectionActor(RabbitMqChannelLayerOptions options, string queueName, IAmqpTransport transport, IActorRef router, LayerCounters counters, LayerRoutes routes)
     {
+        _routes = routes;
         _counters = counters;
         _options = options;
         _queueName = queueName;
@@ -55,8 +57,9 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(RabbitMqChannelLayerOptions options, string queueName, IAmqpTransport transport, IActorRef router, LayerCounters counters) =>
-        global::Akka.Actor.Props.Create(() => new ConnectionActor(options, queueName, transport, router, counters));
+    public static Props Props(RabbitMqChannelLayerOptions options, string queueName, IAmqpTransport transport, IActorRef router, LayerCounters counters,
+        LayerRoutes routes) =>
+        global::Akka.Actor.Props.Create(() => new ConnectionActor(options, queueName, transport, router, counters, routes));
 
     /// <summary>Publish an encoded message; a nack on a direct send fails the caller with <see cref="ChannelFullException"/>.</summary>
     public sealed record Publish(string Exchange, string RoutingKey, byte[] Body, string Destination, bool IsGroup, PendingReply<Done> Reply)
@@ -112,6 +115,9 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
 
     private sealed record SessionClosed;
 
+    /// <summary>Told to itself after the stash is drained: callers may now publish on the session directly.</summary>
+    private sealed record OpenPublishShortcut(IAmqpSession Session);
+
     protected override void PreStart() => Self.Tell(Connect.Instance);
 
     protected override void PostStop()
@@ -124,6 +130,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
         _session = null;
         if (session is not null)
         {
+            _routes.ClosePublishShortcut(session);
             _router.Tell(new RouterActor.SessionLost(session, DeliveriesRequeued: !_options.ExclusiveQueue));
             _ = CloseQuietlyAsync(session);
         }
@@ -166,6 +173,8 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                     _attempt > 1 ? $" after {_attempt} attempts" : "");
                 Become(Active);
                 Stash.UnstashAll();
+                // Queued behind everything unstashed: earlier publishes go out first.
+                Self.Tell(new OpenPublishShortcut(connected.Session));
                 break;
             case ConnectFailed failed:
                 if (_shuttingDown) break;
@@ -197,7 +206,13 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
         switch (message)
         {
             case Publish publish:
-                StartPublish(session, publish);
+                _ = PublishAndCompleteAsync(session, publish, _log, _counters);
+                _routes.QueuedPublishHandled();
+                break;
+            case OpenPublishShortcut open when open.Session == session:
+                _routes.OpenPublishShortcut(session, _log);
+                break;
+            case OpenPublishShortcut:
                 break;
             case TopologyChange change:
                 _topologyChanges.Enqueue(change);
@@ -231,6 +246,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                 awaitConnected.Reply.TrySucceed(Done.Instance);
                 break;
             case Disconnected disconnected when disconnected.Session == session:
+                _routes.ClosePublishShortcut(session);
                 _log.Warning("Lost the connection to {0}: {1}. Messages not yet confirmed may be lost. Reconnecting.",
                     _redactedHost, disconnected.Reason);
                 // The supervisor restarts this actor: PostStop closes the session and tells the
@@ -241,6 +257,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
             case Shutdown:
                 _shuttingDown = true;
                 _session = null;
+                _routes.ClosePublishShortcut(session);
                 var replyTo = Sender;
                 CloseForGoodAsync(session).PipeTo(replyTo, success: () => ShutdownComplete.Instance,
                     failure: _ => ShutdownComplete.Instance);
@@ -261,6 +278,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
             case Publish publish:
                 publish.Activity?.Dispose();
                 publish.Reply.TryFail(new ChannelLayerClosedException());
+                _routes.QueuedPublishHandled();
                 break;
             case TopologyChange change:
                 change.Completion.TrySetException(new ChannelLayerClosedException());
@@ -402,41 +420,46 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
         return string.Join(" ← ", parts);
     }
 
-    private void StartPublish(IAmqpSession session, Publish publish)
+    /// <summary>
+    /// Publishes on the open session and completes the caller's reply from the broker's
+    /// confirmation. Runs on this actor for a queued publish, and on the caller's thread for one
+    /// that takes the shortcut (see <see cref="LayerRoutes.TryGetPublishSession"/>).
+    /// </summary>
+    internal static async Task PublishAndCompleteAsync(IAmqpSession session, Publish publish, ILoggingAdapter log, LayerCounters counters)
     {
         if (publish.Reply.IsDone)
         {
             publish.Activity?.Dispose(); // cancelled while waiting for a connection
             return;
         }
-        Task confirmed;
+        var failure = await PublishAsync(session, publish.Exchange, publish.RoutingKey, publish.Body, publish.Trace).ConfigureAwait(false);
+        failure = Settle(failure, publish.Destination, publish.IsGroup, publish.Activity, log, counters);
+        if (failure is null) publish.Reply.TrySucceed(Done.Instance);
+        else publish.Reply.TryFail(failure);
+    }
+
+    // Never throws: the failure, if any, is returned.
+    private static async ValueTask<Exception?> PublishAsync(IAmqpSession session, string exchange, string routingKey, byte[] body, TraceHeaders trace)
+    {
         try
         {
-            confirmed = session.PublishAsync(publish.Exchange, publish.RoutingKey, publish.Body, publish.Trace, CancellationToken.None);
+            await session.PublishAsync(exchange, routingKey, body, trace, CancellationToken.None).ConfigureAwait(false);
+            return null;
         }
         catch (Exception e)
         {
-            confirmed = Task.FromException(e);
+            return e;
         }
-        if (confirmed.IsCompletedSuccessfully)
-        {
-            _counters.MessageSent();
-            publish.Activity?.Dispose();
-            publish.Reply.TrySucceed(Done.Instance);
-            return;
-        }
-        var log = _log;
-        var counters = _counters;
-        confirmed.ContinueWith(task => CompletePublish(task, publish, log, counters), CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
-    private static void CompletePublish(Task confirmed, Publish publish, ILoggingAdapter log, LayerCounters counters)
+    /// <summary>Counts, logs and ends the activity of a finished publish; returns what the caller must fail with, if anything.</summary>
+    private static Exception? Settle(Exception? failure, string destination, bool isGroup, System.Diagnostics.Activity? activity,
+        ILoggingAdapter log, LayerCounters counters)
     {
-        var failure = confirmed.Exception?.GetBaseException();
+        failure = failure is AggregateException aggregate ? aggregate.GetBaseException() : failure;
         if (failure is null) counters.MessageSent();
         else if (failure is PublishRejectedException) counters.ChannelWasFull();
-        if (publish.Activity is { } activity)
+        if (activity is not null)
         {
             if (failure is not null) activity.SetStatus(System.Diagnostics.ActivityStatusCode.Error, failure.GetType().Name);
             activity.Dispose();
@@ -444,25 +467,19 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
         switch (failure)
         {
             case null:
-                publish.Reply.TrySucceed(Done.Instance);
-                break;
-            case PublishRejectedException when publish.IsGroup:
+                return null;
+            case PublishRejectedException when isGroup:
                 // As channels_rabbitmq: a full member queue must not fail the whole group send.
-                log.Warning("A message to group {0} was dropped by a full queue", publish.Destination);
-                publish.Reply.TrySucceed(Done.Instance);
-                break;
+                log.Warning("A message to group {0} was dropped by a full queue", destination);
+                return null;
             case PublishRejectedException:
-                publish.Reply.TryFail(new ChannelFullException($"Channel {publish.Destination} is full."));
-                break;
+                return new ChannelFullException($"Channel {destination} is full.");
             case ConnectionLostException:
                 // At-most-once: the broker may or may not have it; never publish it twice.
-                log.Warning("The connection closed before the broker confirmed a message to {0}; it may be lost",
-                    publish.Destination);
-                publish.Reply.TrySucceed(Done.Instance);
-                break;
+                log.Warning("The connection closed before the broker confirmed a message to {0}; it may be lost", destination);
+                return null;
             default:
-                publish.Reply.TryFail(failure);
-                break;
+                return failure;
         }
     }
 

@@ -19,31 +19,30 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LayerCounters _counters;
-    private readonly bool _requeuedOnLoss;
     private readonly string _queueName;
-    private readonly Queue<(IAmqpSession Session, ulong Fingerprint)> _recentlyHandedOver = new();
     private readonly HashSet<ulong> _handedOverBeforeLoss = [];
     private readonly int _localCapacity;
-    private readonly TimeSpan _localExpiry;
-    private readonly TimeSpan _channelIdleAfter;
-    private readonly Dictionary<string, ChannelEntry> _channels = new(StringComparer.Ordinal);
+    private readonly ChannelActor.ChannelSettings _settings;
+    private readonly LayerRoutes _routes;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ChannelEntry> _channels;
+    private int _liveChannels;
     private readonly Dictionary<string, string[]> _groupMembers = new(StringComparer.Ordinal);
     private long _lastBackPressureWarning = long.MinValue / 2;
     private bool _closed;
     private bool _publishedBiggest;
 
-    public RouterActor(LayerCounters counters, int localCapacity, TimeSpan localExpiry, TimeSpan channelIdleAfter, bool requeuedOnLoss)
+    public RouterActor(LayerCounters counters, int localCapacity, ChannelActor.ChannelSettings settings, LayerRoutes routes)
     {
-        _requeuedOnLoss = requeuedOnLoss;
+        _settings = settings;
+        _routes = routes;
+        _channels = routes.Channels;
         _counters = counters;
         _queueName = counters.QueueName;
         _localCapacity = localCapacity;
-        _localExpiry = localExpiry;
-        _channelIdleAfter = channelIdleAfter;
     }
 
-    public static Props Props(LayerCounters counters, int localCapacity, TimeSpan localExpiry, TimeSpan channelIdleAfter, bool requeuedOnLoss) =>
-        global::Akka.Actor.Props.Create(() => new RouterActor(counters, localCapacity, localExpiry, channelIdleAfter, requeuedOnLoss));
+    public static Props Props(LayerCounters counters, int localCapacity, ChannelActor.ChannelSettings settings, LayerRoutes routes) =>
+        global::Akka.Actor.Props.Create(() => new RouterActor(counters, localCapacity, settings, routes));
 
     /// <summary>A decoded delivery from the consumer.</summary>
     public sealed record Inbound(IAmqpSession Session, ulong DeliveryTag, DecodedMessage Decoded)
@@ -69,9 +68,6 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
 
     /// <summary>The local members of a group changed (from the group-membership actor).</summary>
     public sealed record GroupMembersChanged(string Group, string[] Members);
-
-    /// <summary>A first copy of this envelope was received (recorded to recognise its redelivery).</summary>
-    public sealed record HandedOver(Envelope Envelope);
 
     /// <summary>A channel actor dropped copies by local expiry and a (throttled) warning is due.</summary>
     public sealed class WarnExpired
@@ -126,24 +122,12 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     protected override void PreStart() =>
         Timers.StartPeriodicTimer(RefreshStatistics.Instance, RefreshStatistics.Instance, TimeSpan.FromSeconds(1));
 
-    /// <summary>
-    /// The router's view of one channel actor. <see cref="Consumed"/> is shared: the channel actor
-    /// counts the copies it is done with, so the buffer size needs no message back.
-    /// </summary>
-    internal sealed class ChannelEntry
+    protected override void PostStop()
     {
-        public IActorRef Actor { get; set; } = ActorRefs.Nobody;
-
-        /// <summary>Messages sent to the actor (router only): it may stop only when it handled them all.</summary>
-        public long Sent;
-
-        /// <summary>Copies enqueued (router only).</summary>
-        public long Dispatched;
-
-        /// <summary>Copies received, expired or discarded (channel actor, atomically).</summary>
-        public long Consumed;
-
-        public int Buffered => (int)(Dispatched - Interlocked.Read(ref Consumed));
+        // The channel actors stop with this one (also on a restart): callers must not reach them.
+        foreach (var entry in _channels.Values) entry.MarkStopped();
+        _channels.Clear();
+        _counters.LiveChannelCount(0);
     }
 
     protected override void OnReceive(object message)
@@ -180,18 +164,16 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
                 if (_channels.ContainsKey(cancelled.Channel))
                     SendToChannel(cancelled.Channel, new ChannelActor.ReceiveCancelled(cancelled.Reply));
                 break;
-            case HandedOver handedOver:
-                RememberHandedOver(handedOver.Envelope);
-                break;
             case WarnExpired:
                 _log.Warning("A message (or messages) expired locally. Biggest queues: {0}", DescribeBiggest());
                 break;
             case ChannelIdle idle:
-                if (_channels.TryGetValue(idle.Channel, out var entry) && entry.Sent == idle.Handled)
+                // Only if nothing was told to it since (by this router or by a caller directly).
+                if (_channels.TryGetValue(idle.Channel, out var entry) && entry.Actor.Equals(Sender) && entry.TryMarkStopped(idle.Handled))
                 {
-                    _channels.Remove(idle.Channel);
+                    _channels.TryRemove(idle.Channel, out _);
                     Context.Stop(entry.Actor);
-                    _counters.LiveChannelCount(_channels.Count);
+                    _counters.LiveChannelCount(--_liveChannels);
                 }
                 break;
             case GroupMembersChanged changed:
@@ -202,9 +184,7 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
                 // The broker requeues what it had not seen acked: at most the prefetch window, all
                 // among the latest deliveries. Those handed over lately may be redelivered.
                 _handedOverBeforeLoss.Clear();
-                foreach (var (session, fingerprint) in _recentlyHandedOver)
-                    if (session == lost.Session) _handedOverBeforeLoss.Add(fingerprint);
-                _recentlyHandedOver.Clear();
+                _routes.HandedOver.TakeFrom(lost.Session, _handedOverBeforeLoss);
                 foreach (var channel in _channels.Values) channel.Actor.Tell(new ChannelActor.DiscardFrom(lost.Session));
                 break;
             case SessionLost:
@@ -212,7 +192,7 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
                 // local copies stay deliverable; their acks go nowhere, which is harmless.
                 break;
             case GetBacklog:
-                Sender.Tell(new Backlog(_counters.LocalBacklog, _channels.Count, Biggest(int.MaxValue)));
+                Sender.Tell(new Backlog(_counters.LocalBacklog, _liveChannels, Biggest(int.MaxValue)));
                 break;
             case Close:
                 _closed = true;
@@ -271,14 +251,22 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
             Trace = inbound.Trace,
         };
         _counters.AdjustBacklog(+1);
-        var enqueue = new ChannelActor.Enqueue(envelope); // immutable: one for every copy
+        ChannelActor.Enqueue? enqueue = null; // immutable: one for every copy
         foreach (var channel in channels)
         {
-            var entry = SendToChannel(channel, enqueue);
+            var entry = EntryOf(channel);
+            if (entry.DirectPushTarget() is { } subscriber)
+            {
+                // The channel actor has handled everything told to it and would only forward this.
+                if (ChannelActor.Requeued(envelope, _settings)) ChannelActor.Discarded(envelope, entry, _counters);
+                else ChannelActor.PushCopy(envelope, subscriber, entry, _settings, entry.Actor);
+                continue;
+            }
+            entry.TryCountSend();
+            entry.Actor.Tell(enqueue ??= new ChannelActor.Enqueue(envelope));
             entry.Dispatched++;
         }
         if (inbound.Decoded.Group is not null) _counters.GroupDelivered(channels.Length);
-        _counters.LiveChannelCount(_channels.Count);
         if (_counters.LocalBacklog >= _localCapacity && Due(ref _lastBackPressureWarning))
             _log.Warning("Back-pressuring. Biggest queues: {0}", DescribeBiggest());
     }
@@ -287,26 +275,23 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
         Names.IsValidChannelName(channel) && Names.IsProcessSpecific(channel) &&
         string.Equals(Names.QueueOf(channel), _queueName, StringComparison.Ordinal);
 
-    private void RememberHandedOver(Envelope envelope)
-    {
-        // Acks beyond the prefetch window have been processed by the broker (it sent more since),
-        // so remembering a little more than the window is enough.
-        var keep = Math.Max(2 * _localCapacity, 256);
-        while (_recentlyHandedOver.Count >= keep) _recentlyHandedOver.Dequeue();
-        _recentlyHandedOver.Enqueue((envelope.Session, envelope.Fingerprint));
-    }
-
-    private ChannelEntry SendToChannel(string channel, object message)
+    private ChannelEntry EntryOf(string channel)
     {
         if (!_channels.TryGetValue(channel, out var entry))
         {
-            entry = new ChannelEntry();
-            entry.Actor = Context.ActorOf(ChannelActor.Props(channel, _localExpiry, _channelIdleAfter, _requeuedOnLoss, entry, _counters));
-            _channels.Add(channel, entry);
+            entry = new ChannelEntry(channel);
+            entry.Actor = Context.ActorOf(ChannelActor.Props(entry, _settings));
+            _channels[channel] = entry;
+            _counters.LiveChannelCount(++_liveChannels);
         }
-        entry.Sent++;
-        entry.Actor.Tell(message);
         return entry;
+    }
+
+    private void SendToChannel(string channel, object message)
+    {
+        var entry = EntryOf(channel);
+        entry.TryCountSend(); // always counts: only this actor stops channel actors
+        entry.Actor.Tell(message);
     }
 
     private static bool Due(ref long lastWarningMs)

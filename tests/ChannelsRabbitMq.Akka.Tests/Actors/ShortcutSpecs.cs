@@ -1,0 +1,150 @@
+using Akka.Actor;
+using ChannelsRabbitMq.Akka.Actors;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ChannelsRabbitMq.Akka.Tests.Actors;
+
+/// <summary>
+/// The hot-path shortcuts (see <see cref="LayerRoutes"/>): a receive straight to a live channel
+/// actor, a publish straight on the open session, a push straight from the router to a
+/// subscriber. Each must behave exactly like the actor path it skips: same order, nothing lost
+/// while an actor stops or a connection goes away.
+/// </summary>
+public sealed class ShortcutSpecs : FakeBrokerSpec
+{
+    public ShortcutSpecs(ITestOutputHelper output) : base(output) { }
+
+    [Fact]
+    public async Task Sends_issued_across_the_moment_the_connection_opens_arrive_in_the_order_they_were_issued()
+    {
+        Broker.RefuseConnects(1);
+        await using var layer = NewLayer(o =>
+        {
+            o.ReconnectDelay = TimeSpan.FromMilliseconds(20);
+            o.RemoteCapacity = 100_000;
+            o.LocalCapacity = 60_000;
+        });
+        var channel = await layer.NewChannelAsync();
+
+        // Not awaited one by one: the first are queued in the connection actor, the later ones
+        // may take the shortcut, and none may overtake an earlier one.
+        var sends = new List<Task>();
+        var connected = layer.WaitForConnectionAsync();
+        var i = 0;
+        while ((!connected.IsCompleted || i < 2_000) && i < 40_000)
+        {
+            sends.Add(layer.SendAsync(channel, Message((i++).ToString())));
+            if (i % 100 == 0) await Task.Yield();
+        }
+        for (var j = 0; j < 2_000; j++) sends.Add(layer.SendAsync(channel, Message((i++).ToString())));
+        await Task.WhenAll(sends).WaitAsync(Timeout);
+
+        for (var expected = 0; expected < i; expected++)
+            Assert.Equal(expected.ToString(), (await layer.ReceiveAsync(channel).WaitAsync(Timeout))["text"]);
+    }
+
+    [Fact]
+    public async Task A_send_issued_right_after_the_connection_dropped_waits_for_the_next_one_instead_of_being_lost()
+    {
+        await using var layer = NewLayer(o => o.ReconnectDelay = TimeSpan.FromMilliseconds(200));
+        var first = await Broker.NextConnectionAsync(Timeout);
+        var channel = await layer.NewChannelAsync();
+        await layer.SendAsync(channel, Message("before")).WaitAsync(Timeout);
+
+        first.Drop();
+        var send = layer.SendAsync(channel, Message("after the drop"));
+        var second = await Broker.NextConnectionAsync(Timeout);
+        await send.WaitAsync(Timeout);
+
+        Assert.NotSame(first, second);
+        Assert.Equal("after the drop", (await layer.ReceiveAsync(channel).WaitAsync(Timeout))["text"]);
+    }
+
+    [Fact]
+    public async Task Messages_arriving_while_a_subscriber_takes_over_a_buffer_keep_their_order()
+    {
+        await using var layer = NewLayer(o => o.LocalCapacity = 1_000);
+        var channel = await layer.NewChannelAsync();
+        for (var i = 0; i < 50; i++) await layer.SendAsync(channel, Message(i.ToString()));
+        await AwaitConditionAsync(() => Task.FromResult(layer.GetStatistics().LocalBacklog == 50), Timeout);
+
+        // Not awaited one by one: many deliveries reach the router while the channel actor flushes
+        // its buffer to the new subscriber; the router must not push a later one ahead of them.
+        var subscribed = layer.SubscribeAsync(channel, TestActor);
+        var sends = Enumerable.Range(50, 950).Select(i => layer.SendAsync(channel, Message(i.ToString()))).ToArray();
+        await Task.WhenAll(sends).WaitAsync(Timeout);
+        await subscribed.WaitAsync(Timeout);
+
+        for (var i = 0; i < 1_000; i++)
+            Assert.Equal(i.ToString(), (await ExpectMsgAsync<ChannelLayerProtocol.Received>(Timeout)).Message["text"]);
+        await AwaitConditionAsync(() => Task.FromResult(Broker.Current!.Unacked == 0), Timeout);
+    }
+
+    [Fact]
+    public async Task A_receive_after_its_channel_actor_stopped_idle_starts_a_new_one_and_gets_the_message()
+    {
+        await using var layer = NewLayer();
+        var channel = await layer.NewChannelAsync();
+        await layer.SendAsync(channel, Message("one"));
+        await layer.ReceiveAsync(channel).WaitAsync(Timeout);
+        var router = await layer.RouterAsync;
+        await AwaitAssertAsync(async () =>
+            Assert.Equal(0, (await router.Ask<RouterActor.Backlog>(RouterActor.GetBacklog.Instance, Timeout)).LiveChannels),
+            Timeout, TimeSpan.FromMilliseconds(100));
+
+        var receive = layer.ReceiveAsync(channel);
+        await layer.SendAsync(channel, Message("two"));
+
+        Assert.Equal("two", (await receive.WaitAsync(Timeout))["text"]);
+    }
+
+    [Fact]
+    public void A_channel_actor_that_was_told_something_since_its_idle_check_is_not_stopped()
+    {
+        var entry = new ChannelEntry("q!c");
+        Assert.True(entry.TryCountSend());
+        Assert.True(entry.TryCountSend());
+
+        Assert.False(entry.TryMarkStopped(handled: 1)); // a message told after the idle check
+        Assert.True(entry.TryMarkStopped(handled: 2));
+        Assert.False(entry.TryCountSend()); // callers now go through the router
+    }
+
+    [Fact]
+    public void The_router_pushes_directly_only_once_the_channel_actor_has_handled_everything_told_to_it()
+    {
+        var entry = new ChannelEntry("q!c");
+        var subscriber = ActorRefs.Nobody;
+        entry.TryCountSend();
+        entry.TryCountSend();
+
+        entry.Report(handled: 1, pushesTo: subscriber);
+        Assert.Null(entry.DirectPushTarget());
+        entry.Report(handled: 2, pushesTo: subscriber);
+        Assert.Same(subscriber, entry.DirectPushTarget());
+        entry.SubscriberGone();
+        Assert.Null(entry.DirectPushTarget());
+    }
+
+    [Fact]
+    public async Task A_caller_may_publish_directly_only_on_an_open_session_with_nothing_queued_in_the_connection_actor()
+    {
+        await using var layer = NewLayer();
+        var session = await Broker.NextConnectionAsync(Timeout);
+        var routes = new LayerRoutes(localCapacity: 100);
+        Assert.False(routes.TryGetPublishSession(out _, out _));
+
+        routes.OpenPublishShortcut(session, Sys.Log);
+        Assert.True(routes.TryGetPublishSession(out var direct, out _));
+        Assert.Same(session, direct);
+        routes.PublishQueued();
+        Assert.False(routes.TryGetPublishSession(out _, out _)); // it would overtake the queued one
+        routes.QueuedPublishHandled();
+        Assert.True(routes.TryGetPublishSession(out _, out _));
+        session.Drop();
+        Assert.False(routes.TryGetPublishSession(out _, out _));
+        routes.ClosePublishShortcut(session);
+        Assert.False(routes.TryGetPublishSession(out _, out _));
+    }
+}
