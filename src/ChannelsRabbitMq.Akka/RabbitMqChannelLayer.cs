@@ -127,15 +127,21 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
     {
         ThrowIfClosed();
         ValidateOwnChannel(channel);
-        var reply = new PendingReply<IReadOnlyDictionary<string, object?>>(cancellationToken, _closed.Token);
-        if (reply.IsDone) return reply.Task;
         if (_started) // the hot path: no closure
         {
+            // Not registered on the layer's close (a registration per pending receive costs memory
+            // and a lock): the router and the channel actors fail every receive they hold or get
+            // once the layer closes, and one told after the close began is failed just below.
+            var reply = new PendingReply<IReadOnlyDictionary<string, object?>>(cancellationToken, CancellationToken.None);
+            if (reply.IsDone) return reply.Task;
             TellWaitForMessage(_actors.Result.Router, _routes, channel, reply, cancellationToken.CanBeCanceled);
+            if (_closed.IsCancellationRequested) reply.TryFail(new ChannelLayerClosedException());
             return reply.Task;
         }
+        // Told once the actors have started, maybe after the close: registered on it.
+        var early = new PendingReply<IReadOnlyDictionary<string, object?>>(cancellationToken, _closed.Token);
         var cancellable = cancellationToken.CanBeCanceled;
-        return WithActors(reply, actors => TellWaitForMessage(actors.Router, _routes, channel, reply, cancellable));
+        return WithActors(early, actors => TellWaitForMessage(actors.Router, _routes, channel, early, cancellable));
     }
 
     private static void TellWaitForMessage(IActorRef router, LayerRoutes routes, string channel,

@@ -22,7 +22,7 @@ internal static class FanOut
 
     public static async Task RunAsync(BenchContext context, ScenarioResult result)
     {
-        int sends = context.Quick ? 500 : 3_000;
+        int sends = context.Quick ? 500 : 10_000;
         result.Setup = $"{BenchContext.Count(sends)} group sends per round ({BenchContext.Count(sends * Members)} deliveries), " +
                        $"{InFlight} group sends in flight, {Members} members on 1 layer, or 25 on each of 4 layers (the first one sends); " +
                        $"{context.Warmup} warm-up + {context.Rounds} rounds.";

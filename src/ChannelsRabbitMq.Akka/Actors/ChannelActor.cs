@@ -20,6 +20,7 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
     private readonly Queue<Envelope> _buffer = new();
     private readonly LinkedList<PendingReply<IReadOnlyDictionary<string, object?>>> _receivers = new();
     private IActorRef? _subscriber;
+    private bool _closed;
 
     // Counted messages handled (told by the router or the facade): the router stops this actor
     // only if none was told since, and pushes directly only if it has handled them all.
@@ -69,6 +70,13 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
         private Close() { }
     }
 
+    /// <summary>Reply to <see cref="Close"/>: every receiver held or queued before it has failed.</summary>
+    public sealed class ClosedDown
+    {
+        public static ClosedDown Instance { get; } = new();
+        private ClosedDown() { }
+    }
+
     private sealed class ExpiryTick
     {
         public static ExpiryTick Instance { get; } = new();
@@ -106,6 +114,11 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
                 _handled++;
                 ExpireOld();
                 if (receive.Reply.IsDone) break;
+                if (_closed)
+                {
+                    receive.Reply.TryFail(new ChannelLayerClosedException());
+                    break;
+                }
                 if (_subscriber is not null)
                 {
                     receive.Reply.TryFail(new InvalidOperationException(
@@ -172,8 +185,10 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
                     StartIdleTimer();
                 return;
             case Close:
+                _closed = true;
                 foreach (var receiver in _receivers) receiver.TryFail(new ChannelLayerClosedException());
                 _receivers.Clear();
+                Sender.Tell(ClosedDown.Instance);
                 return;
             default:
                 Unhandled(message);

@@ -432,24 +432,18 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
             publish.Activity?.Dispose(); // cancelled while waiting for a connection
             return;
         }
-        var failure = await PublishAsync(session, publish.Exchange, publish.RoutingKey, publish.Body, publish.Trace).ConfigureAwait(false);
-        failure = Settle(failure, publish.Destination, publish.IsGroup, publish.Activity, log, counters);
-        if (failure is null) publish.Reply.TrySucceed(Done.Instance);
-        else publish.Reply.TryFail(failure);
-    }
-
-    // Never throws: the failure, if any, is returned.
-    private static async ValueTask<Exception?> PublishAsync(IAmqpSession session, string exchange, string routingKey, byte[] body, TraceHeaders trace)
-    {
+        Exception? failure = null;
         try
         {
-            await session.PublishAsync(exchange, routingKey, body, trace, CancellationToken.None).ConfigureAwait(false);
-            return null;
+            await session.PublishAsync(publish.Exchange, publish.RoutingKey, publish.Body, publish.Trace, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e)
         {
-            return e;
+            failure = e;
         }
+        failure = Settle(failure, publish.Destination, publish.IsGroup, publish.Activity, log, counters);
+        if (failure is null) publish.Reply.TrySucceed(Done.Instance);
+        else publish.Reply.TryFail(failure);
     }
 
     /// <summary>Counts, logs and ends the activity of a finished publish; returns what the caller must fail with, if anything.</summary>

@@ -29,8 +29,22 @@ internal sealed class LayerRoutes
         HandedOver = new HandedOverLog(Math.Max(2 * localCapacity, 256));
     }
 
+    private ConcurrentDictionary<string, ChannelEntry> _channels = new(StringComparer.Ordinal);
+
     /// <summary>The live channel actors: the router adds and removes entries, anyone may read them.</summary>
-    public ConcurrentDictionary<string, ChannelEntry> Channels { get; } = new(StringComparer.Ordinal);
+    public ConcurrentDictionary<string, ChannelEntry> Channels => Volatile.Read(ref _channels);
+
+    /// <summary>
+    /// Router only: replaces the map with a copy sized for what is left, so channels that came
+    /// and went cost nothing (a map never shrinks). A caller still reading the old map finds the
+    /// same entries, or none and goes through the router.
+    /// </summary>
+    public ConcurrentDictionary<string, ChannelEntry> ShrinkChannels()
+    {
+        var smaller = new ConcurrentDictionary<string, ChannelEntry>(_channels, StringComparer.Ordinal);
+        Volatile.Write(ref _channels, smaller);
+        return smaller;
+    }
 
     /// <summary>Deliveries handed over lately, to recognise their redelivery after a lost connection.</summary>
     public HandedOverLog HandedOver { get; }

@@ -24,11 +24,14 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     private readonly int _localCapacity;
     private readonly ChannelActor.ChannelSettings _settings;
     private readonly LayerRoutes _routes;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ChannelEntry> _channels;
+    private System.Collections.Concurrent.ConcurrentDictionary<string, ChannelEntry> _channels;
     private int _liveChannels;
+    private int _peakChannels;
     private readonly Dictionary<string, string[]> _groupMembers = new(StringComparer.Ordinal);
     private long _lastBackPressureWarning = long.MinValue / 2;
     private bool _closed;
+    private IActorRef _closeRequester = ActorRefs.Nobody;
+    private int _channelsClosing;
     private bool _publishedBiggest;
 
     public RouterActor(LayerCounters counters, int localCapacity, ChannelActor.ChannelSettings settings, LayerRoutes routes)
@@ -169,11 +172,16 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
                 break;
             case ChannelIdle idle:
                 // Only if nothing was told to it since (by this router or by a caller directly).
-                if (_channels.TryGetValue(idle.Channel, out var entry) && entry.Actor.Equals(Sender) && entry.TryMarkStopped(idle.Handled))
+                if (!_closed && _channels.TryGetValue(idle.Channel, out var entry) && entry.Actor.Equals(Sender) && entry.TryMarkStopped(idle.Handled))
                 {
                     _channels.TryRemove(idle.Channel, out _);
                     Context.Stop(entry.Actor);
                     _counters.LiveChannelCount(--_liveChannels);
+                    if (_peakChannels >= 256 && _liveChannels < _peakChannels / 4)
+                    {
+                        _channels = _routes.ShrinkChannels();
+                        _peakChannels = _liveChannels;
+                    }
                 }
                 break;
             case GroupMembersChanged changed:
@@ -195,9 +203,19 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
                 Sender.Tell(new Backlog(_counters.LocalBacklog, _liveChannels, Biggest(int.MaxValue)));
                 break;
             case Close:
+                // Closed only once every channel actor has failed what it holds and what was
+                // already on its way to it: stopping it earlier would drop those receives unanswered.
                 _closed = true;
-                foreach (var channel in _channels.Values) channel.Actor.Tell(ChannelActor.Close.Instance);
-                Sender.Tell(Closed.Instance);
+                _closeRequester = Sender;
+                foreach (var channel in _channels.Values)
+                {
+                    channel.Actor.Tell(ChannelActor.Close.Instance);
+                    _channelsClosing++;
+                }
+                if (_channelsClosing == 0) _closeRequester.Tell(Closed.Instance);
+                break;
+            case ChannelActor.ClosedDown:
+                if (--_channelsClosing == 0) _closeRequester.Tell(Closed.Instance);
                 break;
             default:
                 Unhandled(message);
@@ -258,6 +276,7 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
             if (entry.DirectPushTarget() is { } subscriber)
             {
                 // The channel actor has handled everything told to it and would only forward this.
+                entry.Dispatched++; // counted out again at once, as the channel actor counts its own
                 if (ChannelActor.Requeued(envelope, _settings)) ChannelActor.Discarded(envelope, entry, _counters);
                 else ChannelActor.PushCopy(envelope, subscriber, entry, _settings, entry.Actor);
                 continue;
@@ -283,6 +302,7 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
             entry.Actor = Context.ActorOf(ChannelActor.Props(entry, _settings));
             _channels[channel] = entry;
             _counters.LiveChannelCount(++_liveChannels);
+            _peakChannels = Math.Max(_peakChannels, _liveChannels);
         }
         return entry;
     }

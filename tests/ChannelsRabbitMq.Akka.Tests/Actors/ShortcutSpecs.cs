@@ -147,4 +147,39 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
         routes.ClosePublishShortcut(session);
         Assert.False(routes.TryGetPublishSession(out _, out _));
     }
+
+    [Fact]
+    public async Task A_receive_that_reaches_a_channel_actor_after_the_layer_closed_fails_instead_of_waiting_forever()
+    {
+        var counters = new LayerCounters("q");
+        var settings = new ChannelActor.ChannelSettings(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60), RequeuedOnLoss: true,
+            counters, new HandedOverLog(16));
+        var channelActor = Sys.ActorOf(ChannelActor.Props(new ChannelEntry("q!c"), settings));
+        var reply = new PendingReply<IReadOnlyDictionary<string, object?>>(CancellationToken.None, CancellationToken.None);
+
+        channelActor.Tell(ChannelActor.Close.Instance);
+        channelActor.Tell(new ChannelActor.WaitForMessage(reply));
+
+        await Assert.ThrowsAsync<ChannelLayerClosedException>(() => reply.Task.WaitAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task Buffer_sizes_stay_exact_after_messages_were_pushed_straight_to_a_subscriber()
+    {
+        await using var layer = NewLayer();
+        var channel = await layer.NewChannelAsync();
+        await layer.SubscribeAsync(channel, TestActor);
+        for (var i = 0; i < 5; i++) await layer.SendAsync(channel, Message($"pushed {i}"));
+        for (var i = 0; i < 5; i++) await ExpectMsgAsync<ChannelLayerProtocol.Received>(Timeout);
+
+        await layer.UnsubscribeAsync(channel, TestActor);
+        for (var i = 0; i < 3; i++) await layer.SendAsync(channel, Message($"buffered {i}"));
+
+        var router = await layer.RouterAsync;
+        await AwaitAssertAsync(async () =>
+        {
+            var backlog = await router.Ask<RouterActor.Backlog>(RouterActor.GetBacklog.Instance, Timeout);
+            Assert.Equal([new KeyValuePair<string, int>(channel, 3)], backlog.Biggest);
+        }, Timeout, TimeSpan.FromMilliseconds(50));
+    }
 }
