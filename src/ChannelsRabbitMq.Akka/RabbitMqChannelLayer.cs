@@ -41,6 +41,7 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
         options.Validate();
         _options = options;
         _system = system;
+        ChannelMailbox.Register(system);
         QueueName = options.QueueName ?? Names.NewQueueName();
         transport ??= new RabbitMqTransport(options, $"ChannelsRabbitMq.Akka {QueueName}",
             global::Akka.Event.Logging.GetLogger(system, $"ChannelsRabbitMq.Akka.Transport({QueueName})"));

@@ -10,7 +10,7 @@ namespace ChannelsRabbitMq.Akka.Actors;
 /// dropped (and reported, so the delivery is acked). When the channel has been empty with no
 /// receiver for a while, it asks the router to stop it: an idle channel costs nothing.
 /// </summary>
-internal sealed class ChannelActor : UntypedActor, IWithTimers
+internal sealed class ChannelActor : UntypedActor
 {
     private readonly string _channel;
     private readonly ChannelSettings _settings;
@@ -21,6 +21,11 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
     private readonly LinkedList<PendingReply<IReadOnlyDictionary<string, object?>>> _receivers = new();
     private IActorRef? _subscriber;
     private bool _closed;
+
+    // Scheduled on demand (not IWithTimers, whose scheduler every one of maybe 100,000 channel
+    // actors would carry): the idle check is never cancelled, a stale expiry tick is harmless.
+    private ICancelable? _idleTimer;
+    private ICancelable? _expiryTimer;
 
     // Counted messages handled (told by the router or the facade): the router stops this actor
     // only if none was told since, and pushes directly only if it has handled them all.
@@ -36,10 +41,8 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
         _localExpiryMs = Math.Max(1, (long)settings.LocalExpiry.TotalMilliseconds);
     }
 
-    public ITimerScheduler Timers { get; set; } = null!;
-
     public static Props Props(ChannelEntry tally, ChannelSettings settings) =>
-        global::Akka.Actor.Props.Create(() => new ChannelActor(tally, settings));
+        global::Akka.Actor.Props.Create(() => new ChannelActor(tally, settings)).WithMailbox(ChannelMailbox.Id);
 
     /// <summary>What every channel actor of a layer shares.</summary>
     public sealed record ChannelSettings(TimeSpan LocalExpiry, TimeSpan IdleAfter, bool RequeuedOnLoss, LayerCounters Counters,
@@ -175,10 +178,12 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
                 ScheduleExpiry();
                 break;
             case ExpiryTick:
+                _expiryTimer = null;
                 ExpireOld();
                 ScheduleExpiry();
                 break;
             case IdleTick:
+                _idleTimer = null;
                 if (IsIdle && _handled == _handledAtIdleCheck)
                     Context.Parent.Tell(new RouterActor.ChannelIdle(_channel, _handled));
                 else if (IsIdle)
@@ -197,7 +202,7 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
 
         // Subscribed with nothing buffered: the router may push to the subscriber itself.
         _tally.Report(_handled, _buffer.Count == 0 ? _subscriber : null);
-        if (IsIdle && !Timers.IsTimerActive(IdleTick.Instance)) StartIdleTimer();
+        if (_idleTimer is null && IsIdle) StartIdleTimer();
     }
 
     private bool IsIdle
@@ -214,7 +219,7 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
     private void StartIdleTimer()
     {
         _handledAtIdleCheck = _handled;
-        Timers.StartSingleTimer(IdleTick.Instance, IdleTick.Instance, _settings.IdleAfter);
+        _idleTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(_settings.IdleAfter, Self, IdleTick.Instance, Self);
     }
 
     private bool TryHandOver(Envelope envelope)
@@ -318,17 +323,21 @@ internal sealed class ChannelActor : UntypedActor, IWithTimers
     {
         if (_buffer.Count == 0)
         {
-            Timers.Cancel(ExpiryTick.Instance);
+            _expiryTimer?.Cancel();
+            _expiryTimer = null;
             return;
         }
-        if (Timers.IsTimerActive(ExpiryTick.Instance)) return;
+        if (_expiryTimer is not null) return;
         var dueIn = _buffer.Peek().ReceivedAtMs + _localExpiryMs - Environment.TickCount64;
-        Timers.StartSingleTimer(ExpiryTick.Instance, ExpiryTick.Instance, TimeSpan.FromMilliseconds(Math.Max(1, dueIn)));
+        _expiryTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(TimeSpan.FromMilliseconds(Math.Max(1, dueIn)), Self,
+            ExpiryTick.Instance, Self);
     }
 
     protected override void PostStop()
     {
         // Stopped by the router only when idle, or because the layer closed.
+        _idleTimer?.Cancel();
+        _expiryTimer?.Cancel();
         foreach (var receiver in _receivers) receiver.TryFail(new ChannelLayerClosedException());
     }
 }

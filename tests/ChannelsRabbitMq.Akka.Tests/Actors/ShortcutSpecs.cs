@@ -154,6 +154,7 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
         var counters = new LayerCounters("q");
         var settings = new ChannelActor.ChannelSettings(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60), RequeuedOnLoss: true,
             counters, new HandedOverLog(16));
+        ChannelMailbox.Register(Sys);
         var channelActor = Sys.ActorOf(ChannelActor.Props(new ChannelEntry("q!c"), settings));
         var reply = new PendingReply<IReadOnlyDictionary<string, object?>>(CancellationToken.None, CancellationToken.None);
 
