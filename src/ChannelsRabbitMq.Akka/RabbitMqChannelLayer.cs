@@ -139,6 +139,12 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
             if (_closed.IsCancellationRequested) reply.TryFail(new ChannelLayerClosedException());
             return reply.Task;
         }
+        return ReceiveBeforeStartAsync(channel, cancellationToken);
+    }
+
+    // Apart from the hot path: a lambda capturing parameters costs a closure on every call of its method.
+    private Task<IReadOnlyDictionary<string, object?>> ReceiveBeforeStartAsync(string channel, CancellationToken cancellationToken)
+    {
         // Told once the actors have started, maybe after the close: registered on it.
         var early = new PendingReply<IReadOnlyDictionary<string, object?>>(cancellationToken, _closed.Token);
         var cancellable = cancellationToken.CanBeCanceled;
@@ -148,23 +154,24 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
     private static void TellWaitForMessage(IActorRef router, LayerRoutes routes, string channel,
         PendingReply<IReadOnlyDictionary<string, object?>> reply, bool cancellable)
     {
-        // A waiter that gives up is removed at once, so an idle channel can stop.
-        if (cancellable)
-        {
-            reply.OnCancelled = r =>
-            {
-                if (routes.Channels.TryGetValue(channel, out var live) && live.TryCountSend())
-                    live.Actor.Tell(new ChannelActor.ReceiveCancelled(r));
-                else
-                    router.Tell(new RouterActor.ReceiveCancelled(channel, r));
-            };
-        }
+        if (cancellable) RemoveWhenCancelled(router, routes, channel, reply);
         // Straight to the channel's actor while it lives; the router starts one otherwise.
         if (routes.Channels.TryGetValue(channel, out var entry) && entry.TryCountSend())
             entry.Actor.Tell(new ChannelActor.WaitForMessage(reply));
         else
             router.Tell(new RouterActor.WaitForMessage(channel, reply));
     }
+
+    // A waiter that gives up is removed at once, so an idle channel can stop.
+    private static void RemoveWhenCancelled(IActorRef router, LayerRoutes routes, string channel,
+        PendingReply<IReadOnlyDictionary<string, object?>> reply) =>
+        reply.OnCancelled = r =>
+        {
+            if (routes.Channels.TryGetValue(channel, out var live) && live.TryCountSend())
+                live.Actor.Tell(new ChannelActor.ReceiveCancelled(r));
+            else
+                router.Tell(new RouterActor.ReceiveCancelled(channel, r));
+        };
 
     /// <inheritdoc />
     public Task GroupAddAsync(string group, string channel, CancellationToken cancellationToken = default)
@@ -261,8 +268,13 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
             _ = ConnectionActor.PublishAndCompleteAsync(session, publish, log, _counters);
             return reply.Task;
         }
+        return PublishViaConnectionActor(publish);
+    }
+
+    private Task PublishViaConnectionActor(ConnectionActor.Publish publish)
+    {
         _routes.PublishQueued(); // later publishes wait until this one has left the connection actor
-        return WithActors(reply, actors => actors.Connection.Tell(publish));
+        return WithActors(publish.Reply, actors => actors.Connection.Tell(publish));
     }
 
     private Task<T> WithActors<T>(PendingReply<T> reply, Action<ChannelLayerActor.LayerActors> send)

@@ -73,6 +73,13 @@ internal sealed class ChannelActor : UntypedActor
         private Close() { }
     }
 
+    /// <summary>From the router after it handed copies to this channel's receiver directly: re-check idleness.</summary>
+    public sealed class CheckIdle
+    {
+        public static CheckIdle Instance { get; } = new();
+        private CheckIdle() { }
+    }
+
     /// <summary>Reply to <see cref="Close"/>: every receiver held or queued before it has failed.</summary>
     public sealed class ClosedDown
     {
@@ -136,12 +143,12 @@ internal sealed class ChannelActor : UntypedActor
                 }
                 else
                 {
-                    _receivers.AddLast(receive.Reply);
+                    AddReceiver(receive.Reply);
                 }
                 break;
             case ReceiveCancelled cancelled:
                 _handled++;
-                _receivers.Remove(cancelled.Reply);
+                if (!_tally.UnparkIf(cancelled.Reply)) _receivers.Remove(cancelled.Reply);
                 break;
             case Subscribe subscribe:
                 _handled++;
@@ -177,6 +184,8 @@ internal sealed class ChannelActor : UntypedActor
                 DiscardWhere(envelope => envelope.Session == discard.Session);
                 ScheduleExpiry();
                 break;
+            case CheckIdle:
+                break;
             case ExpiryTick:
                 _expiryTimer = null;
                 ExpireOld();
@@ -191,8 +200,7 @@ internal sealed class ChannelActor : UntypedActor
                 return;
             case Close:
                 _closed = true;
-                foreach (var receiver in _receivers) receiver.TryFail(new ChannelLayerClosedException());
-                _receivers.Clear();
+                FailReceivers();
                 Sender.Tell(ClosedDown.Instance);
                 return;
             default:
@@ -211,6 +219,11 @@ internal sealed class ChannelActor : UntypedActor
         {
             if (_buffer.Count > 0 || _subscriber is not null) return false;
             // Receivers cancelled without telling us yet do not keep the channel alive.
+            if (_tally.Parked is { } parked)
+            {
+                if (!parked.IsDone) return false;
+                _tally.UnparkIf(parked);
+            }
             while (_receivers.First is { } first && first.Value.IsDone) _receivers.RemoveFirst();
             return _receivers.Count == 0;
         }
@@ -222,18 +235,46 @@ internal sealed class ChannelActor : UntypedActor
         _idleTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(_settings.IdleAfter, Self, IdleTick.Instance, Self);
     }
 
+    // The first waiting receiver is parked in the shared entry, where the router may complete
+    // it directly (see ChannelEntry.TakeDirectReceiver); later ones queue here behind it.
+    private void AddReceiver(PendingReply<IReadOnlyDictionary<string, object?>> reply)
+    {
+        if (_receivers.Count == 0 && _tally.Parked is null) _tally.Park(reply);
+        else _receivers.AddLast(reply);
+    }
+
     private bool TryHandOver(Envelope envelope)
     {
-        while (_receivers.First is { } first)
+        while (NextReceiver() is { } receiver)
         {
-            _receivers.RemoveFirst();
-            if (first.Value.TrySucceed(envelope.Message))
+            if (receiver.TrySucceed(envelope.Message))
             {
                 Delivered(envelope, expired: false);
                 return true;
             }
         }
         return false;
+    }
+
+    private PendingReply<IReadOnlyDictionary<string, object?>>? NextReceiver()
+    {
+        if (_tally.TakeParked() is { } parked) return parked;
+        if (_receivers.First is not { } first) return null;
+        _receivers.RemoveFirst();
+        return first.Value;
+    }
+
+    /// <summary>
+    /// A copy handed by the router straight to the channel's parked receiver (the actor had
+    /// nothing buffered and nothing on its way); false if that receiver gave up meanwhile.
+    /// </summary>
+    internal static bool TryHandOverDirectly(Envelope envelope, PendingReply<IReadOnlyDictionary<string, object?>> receiver,
+        ChannelEntry tally, ChannelSettings settings)
+    {
+        if (!receiver.TrySucceed(envelope.Message)) return false;
+        Tracing.Received(envelope.Trace, tally.Channel);
+        CopyReceived(envelope, tally, settings);
+        return true;
     }
 
     private void Push(Envelope envelope) => PushCopy(envelope, _subscriber!, _tally, _settings, Self);
@@ -338,6 +379,13 @@ internal sealed class ChannelActor : UntypedActor
         // Stopped by the router only when idle, or because the layer closed.
         _idleTimer?.Cancel();
         _expiryTimer?.Cancel();
+        FailReceivers();
+    }
+
+    private void FailReceivers()
+    {
+        _tally.TakeParked()?.TryFail(new ChannelLayerClosedException());
         foreach (var receiver in _receivers) receiver.TryFail(new ChannelLayerClosedException());
+        _receivers.Clear();
     }
 }

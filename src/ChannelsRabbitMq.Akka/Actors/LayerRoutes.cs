@@ -90,6 +90,7 @@ internal sealed class ChannelEntry
     private long _sent;
     private long _handled;
     private IActorRef? _subscriber;
+    private PendingReply<IReadOnlyDictionary<string, object?>>? _parked;
 
     public ChannelEntry(string channel)
     {
@@ -132,6 +133,30 @@ internal sealed class ChannelEntry
 
     /// <summary>The subscriber died: nothing more is pushed to it directly.</summary>
     public void SubscriberGone() => Volatile.Write(ref _subscriber, null);
+
+    /// <summary>The oldest waiting receiver, parked here by the actor when it had no other.</summary>
+    public PendingReply<IReadOnlyDictionary<string, object?>>? Parked => Volatile.Read(ref _parked);
+
+    /// <summary>Actor only, with no receiver queued and none parked.</summary>
+    public void Park(PendingReply<IReadOnlyDictionary<string, object?>> receiver) => Volatile.Write(ref _parked, receiver);
+
+    /// <summary>Takes the parked receiver (the actor or the router: exactly one of them gets it).</summary>
+    public PendingReply<IReadOnlyDictionary<string, object?>>? TakeParked() => Interlocked.Exchange(ref _parked, null);
+
+    /// <summary>Removes <paramref name="receiver"/> if it is the parked one.</summary>
+    public bool UnparkIf(PendingReply<IReadOnlyDictionary<string, object?>> receiver) =>
+        Interlocked.CompareExchange(ref _parked, null, receiver) == receiver;
+
+    /// <summary>
+    /// The parked receiver, for the router to hand a copy to directly: only when the actor has
+    /// handled every message told to it, so no earlier copy is on its way to that receiver. (The
+    /// actor parks a receiver only with nothing buffered.)
+    /// </summary>
+    public PendingReply<IReadOnlyDictionary<string, object?>>? TakeDirectReceiver()
+    {
+        if (Volatile.Read(ref _parked) is null || Volatile.Read(ref _handled) != Volatile.Read(ref _sent)) return null;
+        return TakeParked();
+    }
 
     /// <summary>
     /// The subscriber the router may push to directly: only when the actor has handled every

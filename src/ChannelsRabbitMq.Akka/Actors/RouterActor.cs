@@ -27,6 +27,10 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     private System.Collections.Concurrent.ConcurrentDictionary<string, ChannelEntry> _channels;
     private int _liveChannels;
     private int _peakChannels;
+
+    // Channels whose receiver got a copy from this actor directly since the last statistics tick:
+    // their actor heard nothing of it, so it is asked to check whether it is idle now.
+    private readonly HashSet<ChannelEntry> _handedOverDirectly = [];
     private readonly Dictionary<string, string[]> _groupMembers = new(StringComparer.Ordinal);
     private long _lastBackPressureWarning = long.MinValue / 2;
     private bool _closed;
@@ -155,6 +159,10 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
                     unsubscribe.Reply.TrySucceed(Done.Instance);
                 break;
             case RefreshStatistics:
+                foreach (var handed in _handedOverDirectly)
+                    if (handed.Parked is null && _channels.TryGetValue(handed.Channel, out var live) && live == handed)
+                        handed.Actor.Tell(ChannelActor.CheckIdle.Instance);
+                _handedOverDirectly.Clear();
                 // Nothing held and nothing published: no need to walk every channel.
                 if (_counters.LocalBacklog > 0 || _publishedBiggest)
                 {
@@ -280,6 +288,17 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
                 if (ChannelActor.Requeued(envelope, _settings)) ChannelActor.Discarded(envelope, entry, _counters);
                 else ChannelActor.PushCopy(envelope, subscriber, entry, _settings, entry.Actor);
                 continue;
+            }
+            if (!ChannelActor.Requeued(envelope, _settings) && entry.TakeDirectReceiver() is { } receiver)
+            {
+                // A receiver waits and the channel actor has nothing else: no need to wake it.
+                entry.Dispatched++;
+                if (ChannelActor.TryHandOverDirectly(envelope, receiver, entry, _settings))
+                {
+                    _handedOverDirectly.Add(entry);
+                    continue;
+                }
+                entry.Dispatched--; // that receiver gave up: the actor hands the copy to the next
             }
             entry.TryCountSend();
             entry.Actor.Tell(enqueue ??= new ChannelActor.Enqueue(envelope));

@@ -183,4 +183,39 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
             Assert.Equal([new KeyValuePair<string, int>(channel, 3)], backlog.Biggest);
         }, Timeout, TimeSpan.FromMilliseconds(50));
     }
+
+    [Fact]
+    public async Task A_channel_whose_waiting_receiver_the_router_served_directly_still_stops_when_idle()
+    {
+        await using var layer = NewLayer();
+        var channel = await layer.NewChannelAsync();
+        await layer.WaitForConnectionAsync().WaitAsync(Timeout);
+        var router = await layer.RouterAsync;
+        var receive = layer.ReceiveAsync(channel);
+        await AwaitConditionAsync(async () =>
+            (await router.Ask<RouterActor.Backlog>(RouterActor.GetBacklog.Instance, Timeout)).LiveChannels == 1, Timeout);
+
+        await layer.SendAsync(channel, Message("served by the router"));
+        Assert.Equal("served by the router", (await receive.WaitAsync(Timeout))["text"]);
+
+        await AwaitAssertAsync(async () =>
+            Assert.Equal(0, (await router.Ask<RouterActor.Backlog>(RouterActor.GetBacklog.Instance, Timeout)).LiveChannels),
+            Timeout, TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public void The_router_serves_a_parked_receiver_only_once_the_channel_actor_has_handled_everything_told_to_it()
+    {
+        var entry = new ChannelEntry("q!c");
+        var receiver = new PendingReply<IReadOnlyDictionary<string, object?>>(CancellationToken.None, CancellationToken.None);
+        entry.TryCountSend();
+        entry.TryCountSend();
+        entry.Park(receiver);
+
+        entry.Report(handled: 1, pushesTo: null);
+        Assert.Null(entry.TakeDirectReceiver()); // a copy may still be on its way through the actor
+        entry.Report(handled: 2, pushesTo: null);
+        Assert.Same(receiver, entry.TakeDirectReceiver());
+        Assert.Null(entry.TakeDirectReceiver()); // taken once
+    }
 }

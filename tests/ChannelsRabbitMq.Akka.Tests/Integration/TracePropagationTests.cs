@@ -44,6 +44,7 @@ public sealed class TracePropagationTests : IAsyncLifetime
         await using var sender = Layer();
         await using var receiver = Layer();
         var channel = await receiver.NewChannelAsync();
+        await receiver.WaitForConnectionAsync().WaitAsync(Timeout); // its queue exists: a message sent earlier would be dropped
 
         await sender.SendAsync(channel, new Dictionary<string, object?> { ["type"] = "traced" }).WaitAsync(Timeout);
         await receiver.ReceiveAsync(channel).WaitAsync(Timeout);
@@ -75,6 +76,7 @@ public sealed class TracePropagationTests : IAsyncLifetime
         await using var sender = Layer();
         await using var receiver = Layer();
         var channel = await receiver.NewChannelAsync();
+        await receiver.WaitForConnectionAsync().WaitAsync(Timeout); // its queue exists: a message sent earlier would be dropped
         var inbox = Inbox.Create(_system);
         await receiver.SubscribeAsync(channel, inbox.Receiver);
 
