@@ -130,6 +130,10 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
         ValidateOwnChannel(channel);
         if (_started) // the hot path: no closure
         {
+            // Something buffered: taken here, no hop and no wait.
+            if (!cancellationToken.IsCancellationRequested && _routes.Channels.TryGetValue(channel, out var live) &&
+                ChannelActor.TryTakeBuffered(live, out var buffered))
+                return Task.FromResult(buffered);
             // Not registered on the layer's close (a registration per pending receive costs memory
             // and a lock): the router and the channel actors fail every receive they hold or get
             // once the layer closes, and one told after the close began is failed just below.

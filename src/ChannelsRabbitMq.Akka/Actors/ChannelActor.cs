@@ -17,7 +17,7 @@ internal sealed class ChannelActor : UntypedActor
     private readonly long _localExpiryMs;
     private readonly ChannelEntry _tally;
     private readonly LayerCounters _counters;
-    private readonly Queue<Envelope> _buffer = new();
+    private readonly Queue<Envelope> _buffer; // shared with callers through the entry: locked
     private readonly LinkedList<PendingReply<IReadOnlyDictionary<string, object?>>> _receivers = new();
     private IActorRef? _subscriber;
     private bool _closed;
@@ -35,6 +35,7 @@ internal sealed class ChannelActor : UntypedActor
     public ChannelActor(ChannelEntry tally, ChannelSettings settings)
     {
         _tally = tally;
+        _buffer = tally.Buffer;
         _settings = settings;
         _counters = settings.Counters;
         _channel = tally.Channel;
@@ -99,7 +100,13 @@ internal sealed class ChannelActor : UntypedActor
         private IdleTick() { }
     }
 
+    // Callers may take the head of the buffer themselves (TryTakeBuffered): every access is locked.
     protected override void OnReceive(object message)
+    {
+        lock (_buffer) Handle(message);
+    }
+
+    private void Handle(object message)
     {
         switch (message)
         {
@@ -262,6 +269,37 @@ internal sealed class ChannelActor : UntypedActor
         if (_receivers.First is not { } first) return null;
         _receivers.RemoveFirst();
         return first.Value;
+    }
+
+    /// <summary>
+    /// A caller's receive served on its own thread from the head of the buffer, with no actor hop:
+    /// only a copy that is neither expired nor from a lost session (those the actor handles).
+    /// Buffered copies exist only while no receiver waits, so the FIFO holds.
+    /// </summary>
+    internal static bool TryTakeBuffered(ChannelEntry tally, out IReadOnlyDictionary<string, object?> message)
+    {
+        message = null!;
+        var settings = tally.Settings;
+        var buffer = tally.Buffer;
+        if (settings is null || Volatile.Read(ref tally.Dispatched) == Interlocked.Read(ref tally.Consumed)) return false;
+        Envelope head;
+        bool drained;
+        lock (buffer)
+        {
+            if (buffer.Count == 0) return false;
+            head = buffer.Peek();
+            if (Requeued(head, settings) ||
+                head.ReceivedAtMs <= Environment.TickCount64 - Math.Max(1, (long)settings.LocalExpiry.TotalMilliseconds))
+                return false;
+            buffer.Dequeue();
+            drained = buffer.Count == 0;
+        }
+        message = head.Message;
+        Tracing.Received(head.Trace, tally.Channel);
+        CopyReceived(head, tally, settings);
+        // Its buffer is empty now: the actor cancels its expiry tick and checks whether it is idle.
+        if (drained) tally.Actor.Tell(CheckIdle.Instance);
+        return true;
     }
 
     /// <summary>

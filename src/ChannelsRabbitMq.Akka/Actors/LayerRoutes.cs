@@ -92,12 +92,19 @@ internal sealed class ChannelEntry
     private IActorRef? _subscriber;
     private PendingReply<IReadOnlyDictionary<string, object?>>? _parked;
 
-    public ChannelEntry(string channel)
+    public ChannelEntry(string channel, ChannelActor.ChannelSettings? settings = null)
     {
         Channel = channel;
+        Settings = settings;
     }
 
     public string Channel { get; }
+
+    /// <summary>The layer's channel settings (null in specs of the entry alone).</summary>
+    public ChannelActor.ChannelSettings? Settings { get; }
+
+    /// <summary>The channel's FIFO of copies no receiver has taken yet: the actor's, locked by whoever touches it.</summary>
+    public Queue<Envelope> Buffer { get; } = new();
 
     public IActorRef Actor { get; set; } = ActorRefs.Nobody;
 

@@ -317,7 +317,7 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     {
         if (!_channels.TryGetValue(channel, out var entry))
         {
-            entry = new ChannelEntry(channel);
+            entry = new ChannelEntry(channel, _settings);
             entry.Actor = Context.ActorOf(ChannelActor.Props(entry, _settings));
             _channels[channel] = entry;
             _counters.LiveChannelCount(++_liveChannels);

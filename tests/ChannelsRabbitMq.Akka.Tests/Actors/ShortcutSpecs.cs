@@ -218,4 +218,19 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
         Assert.Same(receiver, entry.TakeDirectReceiver());
         Assert.Null(entry.TakeDirectReceiver()); // taken once
     }
+
+    [Fact]
+    public async Task A_receive_on_a_channel_with_messages_buffered_completes_at_once_with_the_oldest()
+    {
+        await using var layer = NewLayer();
+        var channel = await layer.NewChannelAsync();
+        for (var i = 0; i < 3; i++) await layer.SendAsync(channel, Message(i.ToString()));
+        await AwaitConditionAsync(() => Task.FromResult(layer.GetStatistics().LocalBacklog == 3), Timeout);
+
+        var receives = Enumerable.Range(0, 3).Select(_ => layer.ReceiveAsync(channel)).ToArray();
+
+        Assert.All(receives, r => Assert.True(r.IsCompletedSuccessfully)); // taken on the caller's thread
+        Assert.Equal(["0", "1", "2"], receives.Select(r => (string)r.Result["text"]!));
+        await AwaitConditionAsync(() => Task.FromResult(Broker.Current!.Unacked == 0), Timeout);
+    }
 }
