@@ -323,9 +323,32 @@ internal sealed class ChannelActor : UntypedActor
     /// </summary>
     internal static void PushCopy(Envelope envelope, IActorRef subscriber, ChannelEntry tally, ChannelSettings settings, IActorRef channelActor)
     {
-        var trace = Tracing.Received(envelope.Trace, tally.Channel);
-        subscriber.Tell(new ChannelLayerProtocol.Received(tally.Channel, envelope.Message) { TraceContext = trace }, channelActor);
+        TellSubscriber(envelope, subscriber, tally.Channel, channelActor);
         CopyReceived(envelope, tally, settings);
+    }
+
+    /// <summary>Only the push; the caller counts the copy (see <see cref="PushedCopiesDone"/>).</summary>
+    internal static void TellSubscriber(Envelope envelope, IActorRef subscriber, string channel, IActorRef channelActor)
+    {
+        var trace = Tracing.Received(envelope.Trace, channel);
+        subscriber.Tell(new ChannelLayerProtocol.Received(channel, envelope.Message) { TraceContext = trace }, channelActor);
+    }
+
+    /// <summary>
+    /// Counts the copies of one delivery the router pushed (or, for a lost session, dropped) in
+    /// one go, acking it if they were the last. (Per channel they would be counted in and out
+    /// of its buffer at once, so the channel's tally is left alone.)
+    /// </summary>
+    internal static void PushedCopiesDone(Envelope envelope, int copies, bool requeued, ChannelSettings settings)
+    {
+        if (!requeued)
+        {
+            settings.Counters.MessagesReceived(copies);
+            if (settings.RequeuedOnLoss && envelope.FirstHandOver()) settings.HandedOver.Record(envelope.Session, envelope.Fingerprint);
+        }
+        if (!envelope.CopiesDone(copies)) return;
+        if (!requeued) envelope.Session.Ack(envelope.DeliveryTag);
+        settings.Counters.AdjustBacklog(-1);
     }
 
     /// <summary>A copy in a buffer of a lost session: the broker requeued the delivery, so it must not be handed over.</summary>

@@ -278,18 +278,19 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
         };
         _counters.AdjustBacklog(+1);
         ChannelActor.Enqueue? enqueue = null; // immutable: one for every copy
+        var requeued = ChannelActor.Requeued(envelope, _settings);
+        var pushed = 0;
         foreach (var channel in channels)
         {
             var entry = EntryOf(channel);
             if (entry.DirectPushTarget() is { } subscriber)
             {
                 // The channel actor has handled everything told to it and would only forward this.
-                entry.Dispatched++; // counted out again at once, as the channel actor counts its own
-                if (ChannelActor.Requeued(envelope, _settings)) ChannelActor.Discarded(envelope, entry, _counters);
-                else ChannelActor.PushCopy(envelope, subscriber, entry, _settings, entry.Actor);
+                if (!requeued) ChannelActor.TellSubscriber(envelope, subscriber, channel, entry.Actor);
+                pushed++;
                 continue;
             }
-            if (!ChannelActor.Requeued(envelope, _settings) && entry.TakeDirectReceiver() is { } receiver)
+            if (!requeued && entry.TakeDirectReceiver() is { } receiver)
             {
                 // A receiver waits and the channel actor has nothing else: no need to wake it.
                 entry.Dispatched++;
@@ -304,6 +305,7 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
             entry.Actor.Tell(enqueue ??= new ChannelActor.Enqueue(envelope));
             entry.Dispatched++;
         }
+        if (pushed > 0) ChannelActor.PushedCopiesDone(envelope, pushed, requeued, _settings);
         if (inbound.Decoded.Group is not null) _counters.GroupDelivered(channels.Length);
         if (_counters.LocalBacklog >= _localCapacity && Due(ref _lastBackPressureWarning))
             _log.Warning("Back-pressuring. Biggest queues: {0}", DescribeBiggest());

@@ -46,6 +46,8 @@ internal sealed class LayerCounters
 
     public void MessageReceived() => Count(ref _received, ChannelLayerTelemetry.Received, 1);
 
+    public void MessagesReceived(int count) => Count(ref _received, ChannelLayerTelemetry.Received, count);
+
     public void GroupDelivered(int copies) => Count(ref _groupDeliveries, ChannelLayerTelemetry.GroupDeliveries, copies);
 
     public void ChannelWasFull() => Count(ref _channelFull, ChannelLayerTelemetry.ChannelFull, 1);
