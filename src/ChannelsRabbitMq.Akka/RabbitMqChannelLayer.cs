@@ -259,16 +259,18 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
     private Task Publish(string exchange, string routingKey, byte[] body, string destination, bool isGroup, CancellationToken cancellationToken)
     {
         var (activity, trace) = Tracing.StartSend(destination, isGroup, QueueName);
-        var reply = new PendingReply<Done>(cancellationToken, _closed.Token);
+        // The hot path: straight on the open session, no actor hop, and the caller resumes on the
+        // thread of the broker's confirmation (the client's, on the thread pool), as with the client itself.
+        var direct = _routes.TryGetPublishSession(out var session, out var log);
+        var reply = new PendingReply<Done>(cancellationToken, _closed.Token, completedOffActorThreads: direct);
         var publish = new ConnectionActor.Publish(exchange, routingKey, body, destination, isGroup, reply) { Activity = activity, Trace = trace };
         if (reply.IsDone)
         {
             activity?.Dispose();
             return reply.Task;
         }
-        if (_routes.TryGetPublishSession(out var session, out var log))
+        if (direct)
         {
-            // The hot path: straight on the open session, no actor hop.
             _ = ConnectionActor.PublishAndCompleteAsync(session, publish, log, _counters);
             return reply.Task;
         }

@@ -15,8 +15,30 @@ internal sealed class PendingReply<T> : TaskCompletionSource<T>
     private CancellationTokenRegistration _closed;
 
     public PendingReply(CancellationToken cancellationToken, CancellationToken layerClosed)
-        : base(TaskCreationOptions.RunContinuationsAsynchronously)
+        : this(cancellationToken, layerClosed, completedOffActorThreads: false)
     {
+    }
+
+    /// <summary>
+    /// With <paramref name="completedOffActorThreads"/>, the caller's continuation runs on the
+    /// thread that completes the reply, as with any awaited task — for a reply completed only by
+    /// code that never runs on an actor's thread (a publish on the caller's thread, completed from
+    /// the client's confirmation on the thread pool). Its cancellation and the layer's close then
+    /// complete it from the thread pool, never inside <c>Cancel()</c>.
+    /// </summary>
+    public PendingReply(CancellationToken cancellationToken, CancellationToken layerClosed, bool completedOffActorThreads)
+        : base(completedOffActorThreads ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        if (completedOffActorThreads)
+        {
+            if (cancellationToken.CanBeCanceled)
+                _cancelled = cancellationToken.UnsafeRegister(static (state, token) =>
+                    ThreadPool.UnsafeQueueUserWorkItem(static s => s.Reply.TryCancel(s.Token), (Reply: (PendingReply<T>)state!, Token: token), preferLocal: false), this);
+            if (layerClosed.CanBeCanceled)
+                _closed = layerClosed.UnsafeRegister(static state =>
+                    ThreadPool.UnsafeQueueUserWorkItem(static r => r.TryFail(new ChannelLayerClosedException()), (PendingReply<T>)state!, preferLocal: false), this);
+            return;
+        }
         if (cancellationToken.CanBeCanceled)
             _cancelled = cancellationToken.UnsafeRegister(static (state, token) => ((PendingReply<T>)state!).TryCancel(token), this);
         if (layerClosed.CanBeCanceled)

@@ -233,4 +233,29 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
         Assert.Equal(["0", "1", "2"], receives.Select(r => (string)r.Result["text"]!));
         await AwaitConditionAsync(() => Task.FromResult(Broker.Current!.Unacked == 0), Timeout);
     }
+
+    [Fact]
+    public async Task A_direct_publish_reply_is_cancelled_and_failed_on_close_from_the_thread_pool_never_inside_Cancel()
+    {
+        using var caller = new CancellationTokenSource();
+        using var layerClosed = new CancellationTokenSource();
+        var cancelled = new PendingReply<global::Akka.Done>(caller.Token, CancellationToken.None, completedOffActorThreads: true);
+        var closed = new PendingReply<global::Akka.Done>(CancellationToken.None, layerClosed.Token, completedOffActorThreads: true);
+        using var insideCancel = new ThreadLocal<bool>(); // true only on this thread, during Cancel()
+        var ranInsideCancel = new List<bool>();
+        var continuations = new[] { cancelled.Task, closed.Task }
+            .Select(t => t.ContinueWith(_ => { lock (ranInsideCancel) ranInsideCancel.Add(insideCancel.Value); },
+                TaskContinuationOptions.ExecuteSynchronously))
+            .ToArray();
+
+        insideCancel.Value = true;
+        caller.Cancel();
+        layerClosed.Cancel(); // as CloseAsync does, under its lock
+        insideCancel.Value = false;
+        await Task.WhenAll(continuations).WaitAsync(Timeout);
+
+        Assert.True(cancelled.Task.IsCanceled);
+        await Assert.ThrowsAsync<ChannelLayerClosedException>(() => closed.Task);
+        Assert.Equal([false, false], ranInsideCancel);
+    }
 }
