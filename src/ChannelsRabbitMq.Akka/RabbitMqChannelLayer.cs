@@ -131,15 +131,15 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
         if (_started) // the hot path: no closure
         {
             // Something buffered: taken here, no hop and no wait.
-            if (!cancellationToken.IsCancellationRequested && _routes.Channels.TryGetValue(channel, out var live) &&
-                ChannelActor.TryTakeBuffered(live, out var buffered))
+            _routes.Channels.TryGetValue(channel, out var live);
+            if (live is not null && !cancellationToken.IsCancellationRequested && ChannelActor.TryTakeBuffered(live, out var buffered))
                 return Task.FromResult(buffered);
             // Not registered on the layer's close (a registration per pending receive costs memory
             // and a lock): the router and the channel actors fail every receive they hold or get
             // once the layer closes, and one told after the close began is failed just below.
             var reply = new PendingReply<IReadOnlyDictionary<string, object?>>(cancellationToken, CancellationToken.None);
             if (reply.IsDone) return reply.Task;
-            TellWaitForMessage(_actors.Result.Router, _routes, channel, reply, cancellationToken.CanBeCanceled);
+            TellWaitForMessage(_actors.Result.Router, _routes, live, channel, reply, cancellationToken.CanBeCanceled);
             if (_closed.IsCancellationRequested) reply.TryFail(new ChannelLayerClosedException());
             return reply.Task;
         }
@@ -152,15 +152,17 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
         // Told once the actors have started, maybe after the close: registered on it.
         var early = new PendingReply<IReadOnlyDictionary<string, object?>>(cancellationToken, _closed.Token);
         var cancellable = cancellationToken.CanBeCanceled;
-        return WithActors(early, actors => TellWaitForMessage(actors.Router, _routes, channel, early, cancellable));
+        return WithActors(early, actors =>
+            TellWaitForMessage(actors.Router, _routes, _routes.Channels.GetValueOrDefault(channel), channel, early, cancellable));
     }
 
-    private static void TellWaitForMessage(IActorRef router, LayerRoutes routes, string channel,
+    // live: the channel's entry as the caller found it, if any.
+    private static void TellWaitForMessage(IActorRef router, LayerRoutes routes, ChannelEntry? live, string channel,
         PendingReply<IReadOnlyDictionary<string, object?>> reply, bool cancellable)
     {
         if (cancellable) RemoveWhenCancelled(router, routes, channel, reply);
         // Straight to the channel's actor while it lives; the router starts one otherwise.
-        if (routes.Channels.TryGetValue(channel, out var entry) && entry.TryCountSend())
+        if (live is { } entry && entry.TryCountSend())
             entry.Actor.Tell(new ChannelActor.WaitForMessage(reply));
         else
             router.Tell(new RouterActor.WaitForMessage(channel, reply));

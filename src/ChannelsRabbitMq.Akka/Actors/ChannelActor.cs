@@ -14,7 +14,6 @@ internal sealed class ChannelActor : UntypedActor
 {
     private readonly string _channel;
     private readonly ChannelSettings _settings;
-    private readonly long _localExpiryMs;
     private readonly ChannelEntry _tally;
     private readonly LayerCounters _counters;
     private readonly Queue<Envelope> _buffer; // shared with callers through the entry: locked
@@ -39,7 +38,6 @@ internal sealed class ChannelActor : UntypedActor
         _settings = settings;
         _counters = settings.Counters;
         _channel = tally.Channel;
-        _localExpiryMs = Math.Max(1, (long)settings.LocalExpiry.TotalMilliseconds);
     }
 
     public static Props Props(ChannelEntry tally, ChannelSettings settings) =>
@@ -47,7 +45,11 @@ internal sealed class ChannelActor : UntypedActor
 
     /// <summary>What every channel actor of a layer shares.</summary>
     public sealed record ChannelSettings(TimeSpan LocalExpiry, TimeSpan IdleAfter, bool RequeuedOnLoss, LayerCounters Counters,
-        HandedOverLog HandedOver);
+        HandedOverLog HandedOver)
+    {
+        /// <summary><see cref="LocalExpiry"/> in whole milliseconds (at least 1), as copies are stamped.</summary>
+        public long LocalExpiryMs { get; } = Math.Max(1, (long)LocalExpiry.TotalMilliseconds);
+    }
 
     /// <summary>A message for this channel (a copy of an envelope).</summary>
     public sealed record Enqueue(Envelope Envelope);
@@ -281,15 +283,14 @@ internal sealed class ChannelActor : UntypedActor
         message = null!;
         var settings = tally.Settings;
         var buffer = tally.Buffer;
-        if (settings is null || Volatile.Read(ref tally.Dispatched) == Interlocked.Read(ref tally.Consumed)) return false;
+        if (Volatile.Read(ref tally.Dispatched) == Interlocked.Read(ref tally.Consumed)) return false;
         Envelope head;
         bool drained;
         lock (buffer)
         {
             if (buffer.Count == 0) return false;
             head = buffer.Peek();
-            if (Requeued(head, settings) ||
-                head.ReceivedAtMs <= Environment.TickCount64 - Math.Max(1, (long)settings.LocalExpiry.TotalMilliseconds))
+            if (Requeued(head, settings) || head.ReceivedAtMs <= Environment.TickCount64 - settings.LocalExpiryMs)
                 return false;
             buffer.Dequeue();
             drained = buffer.Count == 0;
@@ -375,9 +376,7 @@ internal sealed class ChannelActor : UntypedActor
     }
 
     // A copy of a lost session: the broker requeued the delivery, so it is not acked.
-    internal static void Discarded(Envelope envelope, ChannelEntry tally, LayerCounters counters) => CopyLeaves(envelope, tally, counters, ack: false);
-
-    private void Discarded(Envelope envelope) => Discarded(envelope, _tally, _counters);
+    private void Discarded(Envelope envelope) => CopyLeaves(envelope, _tally, _counters, ack: false);
 
     // The copy leaves this channel; the last copy of a delivery acks it.
     private static void CopyLeaves(Envelope envelope, ChannelEntry tally, LayerCounters counters, bool ack)
@@ -416,7 +415,7 @@ internal sealed class ChannelActor : UntypedActor
     private void ExpireOld()
     {
         if (_buffer.Count == 0) return;
-        var cutoff = Environment.TickCount64 - _localExpiryMs;
+        var cutoff = Environment.TickCount64 - _settings.LocalExpiryMs;
         while (_buffer.Count > 0 && _buffer.Peek().ReceivedAtMs <= cutoff)
             Delivered(_buffer.Dequeue(), expired: true);
     }
@@ -430,7 +429,7 @@ internal sealed class ChannelActor : UntypedActor
             return;
         }
         if (_expiryTimer is not null) return;
-        var dueIn = _buffer.Peek().ReceivedAtMs + _localExpiryMs - Environment.TickCount64;
+        var dueIn = _buffer.Peek().ReceivedAtMs + _settings.LocalExpiryMs - Environment.TickCount64;
         _expiryTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(TimeSpan.FromMilliseconds(Math.Max(1, dueIn)), Self,
             ExpiryTick.Instance, Self);
     }

@@ -441,19 +441,18 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
         {
             failure = e;
         }
-        failure = Settle(failure, publish.Destination, publish.IsGroup, publish.Activity, log, counters);
+        failure = Settle(failure, publish, log, counters);
         if (failure is null) publish.Reply.TrySucceed(Done.Instance);
         else publish.Reply.TryFail(failure);
     }
 
     /// <summary>Counts, logs and ends the activity of a finished publish; returns what the caller must fail with, if anything.</summary>
-    private static Exception? Settle(Exception? failure, string destination, bool isGroup, System.Diagnostics.Activity? activity,
-        ILoggingAdapter log, LayerCounters counters)
+    private static Exception? Settle(Exception? failure, Publish publish, ILoggingAdapter log, LayerCounters counters)
     {
         failure = failure is AggregateException aggregate ? aggregate.GetBaseException() : failure;
         if (failure is null) counters.MessageSent();
         else if (failure is PublishRejectedException) counters.ChannelWasFull();
-        if (activity is not null)
+        if (publish.Activity is { } activity)
         {
             if (failure is not null) activity.SetStatus(System.Diagnostics.ActivityStatusCode.Error, failure.GetType().Name);
             activity.Dispose();
@@ -462,15 +461,15 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
         {
             case null:
                 return null;
-            case PublishRejectedException when isGroup:
+            case PublishRejectedException when publish.IsGroup:
                 // As channels_rabbitmq: a full member queue must not fail the whole group send.
-                log.Warning("A message to group {0} was dropped by a full queue", destination);
+                log.Warning("A message to group {0} was dropped by a full queue", publish.Destination);
                 return null;
             case PublishRejectedException:
-                return new ChannelFullException($"Channel {destination} is full.");
+                return new ChannelFullException($"Channel {publish.Destination} is full.");
             case ConnectionLostException:
                 // At-most-once: the broker may or may not have it; never publish it twice.
-                log.Warning("The connection closed before the broker confirmed a message to {0}; it may be lost", destination);
+                log.Warning("The connection closed before the broker confirmed a message to {0}; it may be lost", publish.Destination);
                 return null;
             default:
                 return failure;

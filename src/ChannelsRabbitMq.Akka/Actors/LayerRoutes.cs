@@ -92,7 +92,7 @@ internal sealed class ChannelEntry
     private IActorRef? _subscriber;
     private PendingReply<IReadOnlyDictionary<string, object?>>? _parked;
 
-    public ChannelEntry(string channel, ChannelActor.ChannelSettings? settings = null)
+    public ChannelEntry(string channel, ChannelActor.ChannelSettings settings)
     {
         Channel = channel;
         Settings = settings;
@@ -100,8 +100,8 @@ internal sealed class ChannelEntry
 
     public string Channel { get; }
 
-    /// <summary>The layer's channel settings (null in specs of the entry alone).</summary>
-    public ChannelActor.ChannelSettings? Settings { get; }
+    /// <summary>The layer's channel settings.</summary>
+    public ChannelActor.ChannelSettings Settings { get; }
 
     /// <summary>The channel's FIFO of copies no receiver has taken yet: the actor's, locked by whoever touches it.</summary>
     public Queue<Envelope> Buffer { get; } = new();
@@ -137,9 +137,6 @@ internal sealed class ChannelEntry
         Volatile.Write(ref _subscriber, pushesTo);
         Volatile.Write(ref _handled, handled);
     }
-
-    /// <summary>The subscriber died: nothing more is pushed to it directly.</summary>
-    public void SubscriberGone() => Volatile.Write(ref _subscriber, null);
 
     /// <summary>The oldest waiting receiver, parked here by the actor when it had no other.</summary>
     public PendingReply<IReadOnlyDictionary<string, object?>>? Parked => Volatile.Read(ref _parked);

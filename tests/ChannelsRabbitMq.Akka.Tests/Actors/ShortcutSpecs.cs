@@ -102,7 +102,7 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
     [Fact]
     public void A_channel_actor_that_was_told_something_since_its_idle_check_is_not_stopped()
     {
-        var entry = new ChannelEntry("q!c");
+        var entry = new ChannelEntry("q!c", Settings());
         Assert.True(entry.TryCountSend());
         Assert.True(entry.TryCountSend());
 
@@ -114,7 +114,7 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
     [Fact]
     public void The_router_pushes_directly_only_once_the_channel_actor_has_handled_everything_told_to_it()
     {
-        var entry = new ChannelEntry("q!c");
+        var entry = new ChannelEntry("q!c", Settings());
         var subscriber = ActorRefs.Nobody;
         entry.TryCountSend();
         entry.TryCountSend();
@@ -123,7 +123,7 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
         Assert.Null(entry.DirectPushTarget());
         entry.Report(handled: 2, pushesTo: subscriber);
         Assert.Same(subscriber, entry.DirectPushTarget());
-        entry.SubscriberGone();
+        entry.Report(handled: 2, pushesTo: null); // its subscriber died
         Assert.Null(entry.DirectPushTarget());
     }
 
@@ -151,11 +151,9 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
     [Fact]
     public async Task A_receive_that_reaches_a_channel_actor_after_the_layer_closed_fails_instead_of_waiting_forever()
     {
-        var counters = new LayerCounters("q");
-        var settings = new ChannelActor.ChannelSettings(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60), RequeuedOnLoss: true,
-            counters, new HandedOverLog(16));
+        var settings = Settings();
         ChannelMailbox.Register(Sys);
-        var channelActor = Sys.ActorOf(ChannelActor.Props(new ChannelEntry("q!c"), settings));
+        var channelActor = Sys.ActorOf(ChannelActor.Props(new ChannelEntry("q!c", settings), settings));
         var reply = new PendingReply<IReadOnlyDictionary<string, object?>>(CancellationToken.None, CancellationToken.None);
 
         channelActor.Tell(ChannelActor.Close.Instance);
@@ -206,7 +204,7 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
     [Fact]
     public void The_router_serves_a_parked_receiver_only_once_the_channel_actor_has_handled_everything_told_to_it()
     {
-        var entry = new ChannelEntry("q!c");
+        var entry = new ChannelEntry("q!c", Settings());
         var receiver = new PendingReply<IReadOnlyDictionary<string, object?>>(CancellationToken.None, CancellationToken.None);
         entry.TryCountSend();
         entry.TryCountSend();
@@ -258,4 +256,7 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
         await Assert.ThrowsAsync<ChannelLayerClosedException>(() => closed.Task);
         Assert.Equal([false, false], ranInsideCancel);
     }
+
+    private static ChannelActor.ChannelSettings Settings() =>
+        new(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60), RequeuedOnLoss: true, new LayerCounters("q"), new HandedOverLog(16));
 }
