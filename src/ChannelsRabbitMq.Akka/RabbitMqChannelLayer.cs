@@ -139,7 +139,11 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
             // once the layer closes, and one told after the close began is failed just below.
             var reply = new PendingReply<IReadOnlyDictionary<string, object?>>(cancellationToken, CancellationToken.None);
             if (reply.IsDone) return reply.Task;
-            TellWaitForMessage(_actors.Result.Router, _routes, live, channel, reply, cancellationToken.CanBeCanceled);
+            var router = _actors.Result.Router;
+            if (cancellationToken.CanBeCanceled) RemoveWhenCancelled(router, _routes, channel, reply);
+            // Nothing buffered and nobody waiting before it: parked where the next copy finds it, no hop.
+            if (live is null || !ChannelActor.TryParkDirectly(live, reply))
+                TellWaitForMessage(router, _routes, live, channel, reply, cancellable: false);
             if (_closed.IsCancellationRequested) reply.TryFail(new ChannelLayerClosedException());
             return reply.Task;
         }

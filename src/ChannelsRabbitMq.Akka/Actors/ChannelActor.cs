@@ -45,7 +45,7 @@ internal sealed class ChannelActor : UntypedActor
 
     /// <summary>What every channel actor of a layer shares.</summary>
     public sealed record ChannelSettings(TimeSpan LocalExpiry, TimeSpan IdleAfter, bool RequeuedOnLoss, LayerCounters Counters,
-        HandedOverLog HandedOver)
+        HandedOverLog HandedOver, System.Collections.Concurrent.ConcurrentQueue<ChannelEntry> IdleChecks)
     {
         /// <summary><see cref="LocalExpiry"/> in whole milliseconds (at least 1), as copies are stamped.</summary>
         public long LocalExpiryMs { get; } = Math.Max(1, (long)LocalExpiry.TotalMilliseconds);
@@ -102,10 +102,18 @@ internal sealed class ChannelActor : UntypedActor
         private IdleTick() { }
     }
 
-    // Callers may take the head of the buffer themselves (TryTakeBuffered): every access is locked.
+    // Acks of deliveries whose last copy left while the buffer's lock was held: sent once it is
+    // released, since a transport may deliver (and so reach this lock) under a lock its ack takes.
+    private readonly List<Envelope> _acksDue = [];
+
+    // Callers may take the head of the buffer themselves (TryTakeBuffered), and the router or the
+    // consumer add to it or park in it (TryAppendBuffered, TryParkDirectly): every access is locked.
     protected override void OnReceive(object message)
     {
         lock (_buffer) Handle(message);
+        if (_acksDue.Count == 0) return;
+        foreach (var envelope in _acksDue) envelope.Session.Ack(envelope.DeliveryTag);
+        _acksDue.Clear();
     }
 
     private void Handle(object message)
@@ -218,7 +226,7 @@ internal sealed class ChannelActor : UntypedActor
         }
 
         // Subscribed with nothing buffered: the router may push to the subscriber itself.
-        _tally.Report(_handled, _buffer.Count == 0 ? _subscriber : null);
+        _tally.Report(_handled, _subscriber, _buffer.Count == 0, _receivers.Count > 0);
         if (_idleTimer is null && IsIdle) StartIdleTimer();
     }
 
@@ -298,8 +306,44 @@ internal sealed class ChannelActor : UntypedActor
         message = head.Message;
         Tracing.Received(head.Trace, tally.Channel);
         CopyReceived(head, tally, settings);
-        // Its buffer is empty now: the actor cancels its expiry tick and checks whether it is idle.
-        if (drained) tally.Actor.Tell(CheckIdle.Instance);
+        // Its buffer is empty now: the actor checks on the router's next tick whether it is idle (a
+        // message now would cost a hop per drained buffer; its pending expiry tick is harmless).
+        if (drained) tally.RequestIdleCheck();
+        return true;
+    }
+
+    /// <summary>
+    /// A caller's receive parked in the shared entry by the caller itself, with no hop, where the
+    /// actor would have parked it (see <see cref="ChannelEntry.MayParkDirectly"/>): the router or
+    /// the consumer hands it the next copy, or the actor does when told one. False: tell the actor.
+    /// </summary>
+    internal static bool TryParkDirectly(ChannelEntry tally, PendingReply<IReadOnlyDictionary<string, object?>> receiver)
+    {
+        lock (tally.Buffer)
+        {
+            if (!tally.MayParkDirectly) return false;
+            tally.Park(receiver);
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// A copy added by the router (or the consumer) behind copies already buffered, when the actor
+    /// has handled every message told to it: what the actor would do with it, since no receiver
+    /// waits and no subscriber pushes while copies are buffered, and its expiry tick is scheduled
+    /// for as long as the buffer holds any. False if the buffer is empty (the actor decides then).
+    /// </summary>
+    internal static bool TryAppendBuffered(ChannelEntry tally, Envelope envelope)
+    {
+        if (Volatile.Read(ref tally.Dispatched) == Interlocked.Read(ref tally.Consumed)) return false;
+        var buffer = tally.Buffer;
+        lock (buffer)
+        {
+            // Checked under the lock the actor holds while it handles a message.
+            if (buffer.Count == 0 || !tally.AllHandled || tally.IsStopped) return false;
+            buffer.Enqueue(envelope);
+            tally.Dispatched++;
+        }
         return true;
     }
 
@@ -316,19 +360,16 @@ internal sealed class ChannelActor : UntypedActor
         return true;
     }
 
-    private void Push(Envelope envelope) => PushCopy(envelope, _subscriber!, _tally, _settings, Self);
-
-    /// <summary>
-    /// Pushes a copy to the channel's subscriber (the sender is the channel actor, as when it
-    /// pushes itself). Also used by the router when the channel actor has nothing to do.
-    /// </summary>
-    internal static void PushCopy(Envelope envelope, IActorRef subscriber, ChannelEntry tally, ChannelSettings settings, IActorRef channelActor)
+    private void Push(Envelope envelope)
     {
-        TellSubscriber(envelope, subscriber, tally.Channel, channelActor);
-        CopyReceived(envelope, tally, settings);
+        TellSubscriber(envelope, _subscriber!, _channel, Self);
+        CopyReceived(envelope, _tally, _settings, _acksDue);
     }
 
-    /// <summary>Only the push; the caller counts the copy (see <see cref="PushedCopiesDone"/>).</summary>
+    /// <summary>
+    /// Pushes a copy to the channel's subscriber, the sender being the channel actor (also when
+    /// the router or the consumer pushes); the caller counts the copy.
+    /// </summary>
     internal static void TellSubscriber(Envelope envelope, IActorRef subscriber, string channel, IActorRef channelActor)
     {
         var trace = Tracing.Received(envelope.Trace, channel);
@@ -361,29 +402,31 @@ internal sealed class ChannelActor : UntypedActor
         {
             _counters.ExpiredLocally();
             if (_counters.ExpiryWarningDue(RouterActor.WarningInterval)) Context.Parent.Tell(RouterActor.WarnExpired.Instance);
-            CopyLeaves(envelope, _tally, _counters, ack: true);
+            CopyLeaves(envelope, _tally, _counters, ack: true, _acksDue);
             return;
         }
         Tracing.Received(envelope.Trace, _channel);
-        CopyReceived(envelope, _tally, _settings);
+        CopyReceived(envelope, _tally, _settings, _acksDue);
     }
 
-    private static void CopyReceived(Envelope envelope, ChannelEntry tally, ChannelSettings settings)
+    // acksDue: where the actor collects acks while it holds the buffer's lock; null acks at once.
+    private static void CopyReceived(Envelope envelope, ChannelEntry tally, ChannelSettings settings, List<Envelope>? acksDue = null)
     {
         settings.Counters.MessageReceived();
         if (settings.RequeuedOnLoss && envelope.FirstHandOver()) settings.HandedOver.Record(envelope.Session, envelope.Fingerprint);
-        CopyLeaves(envelope, tally, settings.Counters, ack: true);
+        CopyLeaves(envelope, tally, settings.Counters, ack: true, acksDue);
     }
 
     // A copy of a lost session: the broker requeued the delivery, so it is not acked.
-    private void Discarded(Envelope envelope) => CopyLeaves(envelope, _tally, _counters, ack: false);
+    private void Discarded(Envelope envelope) => CopyLeaves(envelope, _tally, _counters, ack: false, null);
 
     // The copy leaves this channel; the last copy of a delivery acks it.
-    private static void CopyLeaves(Envelope envelope, ChannelEntry tally, LayerCounters counters, bool ack)
+    private static void CopyLeaves(Envelope envelope, ChannelEntry tally, LayerCounters counters, bool ack, List<Envelope>? acksDue)
     {
         Interlocked.Increment(ref tally.Consumed);
         if (!envelope.CopyDone()) return;
-        if (ack) envelope.Session.Ack(envelope.DeliveryTag);
+        if (ack && acksDue is not null) acksDue.Add(envelope);
+        else if (ack) envelope.Session.Ack(envelope.DeliveryTag);
         counters.AdjustBacklog(-1);
     }
 

@@ -74,7 +74,7 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
     protected override void PreStart()
     {
         var channels = new ChannelActor.ChannelSettings(_options.EffectiveLocalExpiry, ChannelIdleAfter,
-            RequeuedOnLoss: !_options.ExclusiveQueue, _counters, _routes.HandedOver);
+            RequeuedOnLoss: !_options.ExclusiveQueue, _counters, _routes.HandedOver, _routes.IdleChecks);
         _router = Context.ActorOf(RouterActor.Props(_counters, _options.LocalCapacity, channels, _routes), "router");
         _connection = Context.ActorOf(ConnectionActor.Props(_options, _queueName, _transport, _router, _counters, _routes), "connection");
         _groups = Context.ActorOf(GroupMembershipActor.Props(_router, _connection), "groups");

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Akka.Actor;
 using Akka.Event;
 using ChannelsRabbitMq.Akka.Transport;
+using ChannelsRabbitMq.Akka.Wire;
 
 namespace ChannelsRabbitMq.Akka.Actors;
 
@@ -22,8 +23,15 @@ internal sealed class LayerRoutes
     /// <summary>Publishes told to the connection actor and not yet handed to a session by it.</summary>
     private int _publishesViaActor;
 
+    /// <summary>Deliveries told to the router and not yet dispatched by it.</summary>
+    private int _inboundViaRouter;
+
+    private volatile bool _inboundClosed;
+    private readonly int _localCapacity;
+
     public LayerRoutes(int localCapacity)
     {
+        _localCapacity = localCapacity;
         // Acks beyond the prefetch window have been processed by the broker (it sent more since),
         // so remembering a little more than the window is enough.
         HandedOver = new HandedOverLog(Math.Max(2 * localCapacity, 256));
@@ -48,6 +56,13 @@ internal sealed class LayerRoutes
 
     /// <summary>Deliveries handed over lately, to recognise their redelivery after a lost connection.</summary>
     public HandedOverLog HandedOver { get; }
+
+    /// <summary>
+    /// Channels that may have become idle without their actor hearing of it (a copy handed to
+    /// their parked receiver, or their last copy taken by a caller): the router asks each whether
+    /// it is idle (on its statistics tick), so an idle channel still stops, at no cost per message.
+    /// </summary>
+    public ConcurrentQueue<ChannelEntry> IdleChecks { get; } = new();
 
     /// <summary>
     /// The session a caller may publish on directly: open, and nothing queued in the connection
@@ -76,6 +91,98 @@ internal sealed class LayerRoutes
 
     /// <summary>Closes the shortcut if it still leads to <paramref name="session"/>.</summary>
     public void ClosePublishShortcut(IAmqpSession session) => Interlocked.CompareExchange(ref _publishSession, null, session);
+
+    /// <summary>
+    /// The consumer's shortcut for a message to one channel: dispatched on the consumer's thread,
+    /// as the router would, when the channel's actor lives, the delivery is a first one (a
+    /// redelivery may be a duplicate only the router can recognise) and nothing told to the
+    /// router is still waiting there (only the consumer tells it deliveries, so no earlier one
+    /// can be overtaken). False: tell the router (after <see cref="InboundQueued"/>).
+    /// </summary>
+    public bool TryDispatchDirect(IAmqpSession session, ulong deliveryTag, DecodedMessage decoded, bool redelivered,
+        ulong fingerprint, TraceHeaders trace, IActorRef router)
+    {
+        if (redelivered || decoded.Channel is not { } channel || _inboundClosed || Volatile.Read(ref _inboundViaRouter) != 0) return false;
+        if (!Channels.TryGetValue(channel, out var entry) || entry is null || entry.IsStopped) return false;
+        var settings = entry.Settings;
+        var envelope = new Envelope(session, deliveryTag, decoded.Message, 1, Environment.TickCount64)
+        {
+            Fingerprint = fingerprint,
+            Trace = trace,
+        };
+        if (ChannelActor.Requeued(envelope, settings)) return false; // its session is already gone: the router drops it
+        var counters = settings.Counters;
+        counters.AdjustBacklog(+1);
+        ChannelActor.Enqueue? enqueue = null;
+        switch (OfferCopy(entry, envelope, requeued: false, ref enqueue, alwaysTell: false))
+        {
+            case CopyOutcome.NotTold: // the router stopped the actor a moment ago: it starts a new one
+                counters.AdjustBacklog(-1);
+                return false;
+            case CopyOutcome.Pushed:
+                ChannelActor.PushedCopiesDone(envelope, 1, requeued: false, settings);
+                break;
+        }
+        if (counters.LocalBacklog >= _localCapacity && counters.BackPressureWarningDue(RouterActor.WarningInterval))
+            router.Tell(RouterActor.WarnBackPressure.Instance);
+        return true;
+    }
+
+    /// <summary>Called by the consumer before it tells a delivery to the router.</summary>
+    public void InboundQueued() => Interlocked.Increment(ref _inboundViaRouter);
+
+    /// <summary>Called by the router once it has dispatched a delivery told to it.</summary>
+    public void InboundDispatched() => Interlocked.Decrement(ref _inboundViaRouter);
+
+    /// <summary>The router closes: deliveries go to it (which drops them) from now on.</summary>
+    public void CloseInbound() => _inboundClosed = true;
+
+    /// <summary>
+    /// Offers one copy of a delivery to one channel, skipping its actor wherever that gives the
+    /// same result as the actor would: pushed to its subscriber, or handed to its parked receiver,
+    /// or added behind copies already buffered, when the actor has handled every message told
+    /// to it; told to the actor otherwise. Called by the router or, for a message to one channel,
+    /// by the consumer — never both at once (see <see cref="TryDispatchDirect"/>), so they share
+    /// <see cref="ChannelEntry.Dispatched"/>. <paramref name="alwaysTell"/>: the router's, whose
+    /// live entries cannot be stopped under it.
+    /// </summary>
+    public CopyOutcome OfferCopy(ChannelEntry entry, Envelope envelope, bool requeued, ref ChannelActor.Enqueue? enqueue, bool alwaysTell)
+    {
+        if (entry.DirectPushTarget() is { } subscriber)
+        {
+            // The caller counts the pushed copies (ChannelActor.PushedCopiesDone), once per delivery.
+            if (!requeued) ChannelActor.TellSubscriber(envelope, subscriber, entry.Channel, entry.Actor);
+            return CopyOutcome.Pushed;
+        }
+        if (!requeued)
+        {
+            if (entry.TakeDirectReceiver() is { } receiver)
+            {
+                entry.Dispatched++;
+                if (ChannelActor.TryHandOverDirectly(envelope, receiver, entry, entry.Settings))
+                {
+                    entry.RequestIdleCheck();
+                    return CopyOutcome.HandedOver;
+                }
+                entry.Dispatched--; // that receiver gave up: the actor hands the copy to the next
+            }
+            if (ChannelActor.TryAppendBuffered(entry, envelope)) return CopyOutcome.Buffered;
+        }
+        if (!entry.TryCountSend() && !alwaysTell) return CopyOutcome.NotTold;
+        entry.Actor.Tell(enqueue ??= new ChannelActor.Enqueue(envelope));
+        entry.Dispatched++;
+        return CopyOutcome.Told;
+    }
+}
+
+/// <summary>Where <see cref="LayerRoutes.OfferCopy"/> put a copy.</summary>
+internal enum CopyOutcome
+{
+    Pushed,
+    HandedOver,
+    Buffered,
+    Told,
+    NotTold,
 }
 
 /// <summary>
@@ -108,7 +215,7 @@ internal sealed class ChannelEntry
 
     public IActorRef Actor { get; set; } = ActorRefs.Nobody;
 
-    /// <summary>Copies enqueued through the actor (router only).</summary>
+    /// <summary>Copies dispatched to the channel (by the router, or by the consumer when the router has none queued).</summary>
     public long Dispatched;
 
     /// <summary>Copies received, expired or discarded by the actor (atomically).</summary>
@@ -119,24 +226,67 @@ internal sealed class ChannelEntry
     /// <summary>Counts one message about to be told to the actor; false when the actor has been stopped.</summary>
     public bool TryCountSend() => Interlocked.Increment(ref _sent) > 0;
 
+    /// <summary>The router has stopped the actor (or is stopping it).</summary>
+    public bool IsStopped => Volatile.Read(ref _sent) < 0;
+
+    /// <summary>True when every message counted for the actor has been handled by it.</summary>
+    public bool AllHandled => Volatile.Read(ref _handled) == Volatile.Read(ref _sent);
+
+    // 1 while the entry waits in the router's idle-check queue.
+    private int _idleCheckDue;
+
+    /// <summary>Queues the entry for the router's next idle check (see <see cref="LayerRoutes.IdleChecks"/>), once.</summary>
+    public void RequestIdleCheck()
+    {
+        if (Volatile.Read(ref _idleCheckDue) == 0 && Interlocked.Exchange(ref _idleCheckDue, 1) == 0) Settings.IdleChecks.Enqueue(this);
+    }
+
+    /// <summary>The router takes the entry off its idle-check queue.</summary>
+    public void IdleCheckTaken() => Volatile.Write(ref _idleCheckDue, 0);
+
     /// <summary>
     /// The router stops an idle actor only if it has handled every message told to it; from then
     /// on <see cref="TryCountSend"/> fails and callers go through the router, which starts a new one.
     /// </summary>
     public bool TryMarkStopped(long handled) => Interlocked.CompareExchange(ref _sent, StoppedMark, handled) == handled;
 
+    /// <summary>
+    /// <see cref="TryMarkStopped"/> for an actor that reported itself idle, under the buffer's
+    /// lock where a caller parks a receiver itself (<see cref="ChannelActor.TryParkDirectly"/>):
+    /// a receiver parked since the actor found itself idle keeps it alive.
+    /// </summary>
+    public bool TryStopIdle(long handled)
+    {
+        lock (Buffer) return Parked is null && TryMarkStopped(handled);
+    }
+
     /// <summary>The actor stops for another reason (its router stopped).</summary>
     public void MarkStopped() => Interlocked.Exchange(ref _sent, StoppedMark);
 
     /// <summary>
-    /// The actor reports, after each counted message, how many it has handled and whether it
-    /// pushes every message at once to a subscriber (subscribed, nothing buffered).
+    /// The actor reports, after each message it handled (under its buffer's lock): how many
+    /// counted ones it has handled, its subscriber (pushed to at once while nothing is buffered),
+    /// and whether receivers queue in it behind the parked one.
     /// </summary>
-    public void Report(long handled, IActorRef? pushesTo)
+    public void Report(long handled, IActorRef? subscriber, bool bufferEmpty, bool receiversQueued)
     {
-        Volatile.Write(ref _subscriber, pushesTo);
+        Volatile.Write(ref _subscriber, subscriber);
+        _pushesDirectly = bufferEmpty;
+        _receiversQueued = receiversQueued;
         Volatile.Write(ref _handled, handled);
     }
+
+    private volatile bool _pushesDirectly = true;
+    private volatile bool _receiversQueued;
+
+    /// <summary>
+    /// Under the buffer's lock: a receiver may be parked here by its caller, with no hop, where
+    /// the actor would park it itself (nothing buffered, no receiver before it, no subscriber,
+    /// every message told to the actor handled, and the actor not stopped).
+    /// </summary>
+    public bool MayParkDirectly =>
+        Buffer.Count == 0 && Volatile.Read(ref _parked) is null && !_receiversQueued && Volatile.Read(ref _subscriber) is null
+        && AllHandled && !IsStopped;
 
     /// <summary>The oldest waiting receiver, parked here by the actor when it had no other.</summary>
     public PendingReply<IReadOnlyDictionary<string, object?>>? Parked => Volatile.Read(ref _parked);
@@ -158,7 +308,7 @@ internal sealed class ChannelEntry
     /// </summary>
     public PendingReply<IReadOnlyDictionary<string, object?>>? TakeDirectReceiver()
     {
-        if (Volatile.Read(ref _parked) is null || Volatile.Read(ref _handled) != Volatile.Read(ref _sent)) return null;
+        if (Volatile.Read(ref _parked) is null || !AllHandled) return null;
         return TakeParked();
     }
 
@@ -168,9 +318,7 @@ internal sealed class ChannelEntry
     /// </summary>
     public IActorRef? DirectPushTarget()
     {
-        var handled = Volatile.Read(ref _handled);
-        if (handled != Volatile.Read(ref _sent)) return null;
-        return Volatile.Read(ref _subscriber);
+        return AllHandled && _pushesDirectly ? Volatile.Read(ref _subscriber) : null;
     }
 }
 

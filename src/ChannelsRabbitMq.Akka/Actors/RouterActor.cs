@@ -28,11 +28,7 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     private int _liveChannels;
     private int _peakChannels;
 
-    // Channels whose receiver got a copy from this actor directly since the last statistics tick:
-    // their actor heard nothing of it, so it is asked to check whether it is idle now.
-    private readonly HashSet<ChannelEntry> _handedOverDirectly = [];
     private readonly Dictionary<string, string[]> _groupMembers = new(StringComparer.Ordinal);
-    private long _lastBackPressureWarning = long.MinValue / 2;
     private bool _closed;
     private IActorRef _closeRequester = ActorRefs.Nobody;
     private int _channelsClosing;
@@ -81,6 +77,13 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     {
         public static WarnExpired Instance { get; } = new();
         private WarnExpired() { }
+    }
+
+    /// <summary>The consumer found the layer back-pressuring and a (throttled) warning is due.</summary>
+    public sealed class WarnBackPressure
+    {
+        public static WarnBackPressure Instance { get; } = new();
+        private WarnBackPressure() { }
     }
 
     /// <summary>A channel actor has been idle since it handled <paramref name="Handled"/> messages.</summary>
@@ -142,7 +145,14 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
         switch (message)
         {
             case Inbound inbound:
-                Dispatch(inbound);
+                try
+                {
+                    Dispatch(inbound);
+                }
+                finally
+                {
+                    _routes.InboundDispatched();
+                }
                 break;
             case WaitForMessage receive:
                 if (_closed) { receive.Reply.TryFail(new ChannelLayerClosedException()); break; }
@@ -159,10 +169,12 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
                     unsubscribe.Reply.TrySucceed(Done.Instance);
                 break;
             case RefreshStatistics:
-                foreach (var handed in _handedOverDirectly)
+                while (_routes.IdleChecks.TryDequeue(out var handed))
+                {
+                    handed.IdleCheckTaken();
                     if (handed.Parked is null && _channels.TryGetValue(handed.Channel, out var live) && live == handed)
                         handed.Actor.Tell(ChannelActor.CheckIdle.Instance);
-                _handedOverDirectly.Clear();
+                }
                 // Nothing held and nothing published: no need to walk every channel.
                 if (_counters.LocalBacklog > 0 || _publishedBiggest)
                 {
@@ -175,12 +187,15 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
                 if (_channels.ContainsKey(cancelled.Channel))
                     SendToChannel(cancelled.Channel, new ChannelActor.ReceiveCancelled(cancelled.Reply));
                 break;
+            case WarnBackPressure:
+                _log.Warning("Back-pressuring. Biggest queues: {0}", DescribeBiggest());
+                break;
             case WarnExpired:
                 _log.Warning("A message (or messages) expired locally. Biggest queues: {0}", DescribeBiggest());
                 break;
             case ChannelIdle idle:
                 // Only if nothing was told to it since (by this router or by a caller directly).
-                if (!_closed && _channels.TryGetValue(idle.Channel, out var entry) && entry.Actor.Equals(Sender) && entry.TryMarkStopped(idle.Handled))
+                if (!_closed && _channels.TryGetValue(idle.Channel, out var entry) && entry.Actor.Equals(Sender) && entry.TryStopIdle(idle.Handled))
                 {
                     _channels.TryRemove(idle.Channel, out _);
                     Context.Stop(entry.Actor);
@@ -214,6 +229,7 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
                 // Closed only once every channel actor has failed what it holds and what was
                 // already on its way to it: stopping it earlier would drop those receives unanswered.
                 _closed = true;
+                _routes.CloseInbound();
                 _closeRequester = Sender;
                 foreach (var channel in _channels.Values)
                 {
@@ -281,33 +297,11 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
         var requeued = ChannelActor.Requeued(envelope, _settings);
         var pushed = 0;
         foreach (var channel in channels)
-        {
-            var entry = EntryOf(channel);
-            if (entry.DirectPushTarget() is { } subscriber)
-            {
-                // The channel actor has handled everything told to it and would only forward this.
-                if (!requeued) ChannelActor.TellSubscriber(envelope, subscriber, channel, entry.Actor);
+            if (_routes.OfferCopy(EntryOf(channel), envelope, requeued, ref enqueue, alwaysTell: true) == CopyOutcome.Pushed)
                 pushed++;
-                continue;
-            }
-            if (!requeued && entry.TakeDirectReceiver() is { } receiver)
-            {
-                // A receiver waits and the channel actor has nothing else: no need to wake it.
-                entry.Dispatched++;
-                if (ChannelActor.TryHandOverDirectly(envelope, receiver, entry, _settings))
-                {
-                    _handedOverDirectly.Add(entry);
-                    continue;
-                }
-                entry.Dispatched--; // that receiver gave up: the actor hands the copy to the next
-            }
-            entry.TryCountSend();
-            entry.Actor.Tell(enqueue ??= new ChannelActor.Enqueue(envelope));
-            entry.Dispatched++;
-        }
         if (pushed > 0) ChannelActor.PushedCopiesDone(envelope, pushed, requeued, _settings);
         if (inbound.Decoded.Group is not null) _counters.GroupDelivered(channels.Length);
-        if (_counters.LocalBacklog >= _localCapacity && Due(ref _lastBackPressureWarning))
+        if (_counters.LocalBacklog >= _localCapacity && _counters.BackPressureWarningDue(WarningInterval))
             _log.Warning("Back-pressuring. Biggest queues: {0}", DescribeBiggest());
     }
 
@@ -333,14 +327,6 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
         var entry = EntryOf(channel);
         entry.TryCountSend(); // always counts: only this actor stops channel actors
         entry.Actor.Tell(message);
-    }
-
-    private static bool Due(ref long lastWarningMs)
-    {
-        var now = Environment.TickCount64;
-        if (now - lastWarningMs < (long)WarningInterval.TotalMilliseconds) return false;
-        lastWarningMs = now;
-        return true;
     }
 
     private string DescribeBiggest() =>

@@ -20,6 +20,7 @@ internal sealed class LayerCounters
     private volatile bool _closed;
     private int _localBacklog;
     private long _lastExpiryWarningMs = long.MinValue / 2;
+    private long _lastBackPressureWarningMs = long.MinValue / 2;
     private volatile int _liveChannels;
     private volatile IReadOnlyList<KeyValuePair<string, int>> _biggest = [];
 
@@ -84,12 +85,17 @@ internal sealed class LayerCounters
     public void LiveChannelCount(int liveChannels) => _liveChannels = liveChannels;
 
     /// <summary>True at most once per <paramref name="interval"/>, from any thread.</summary>
-    public bool ExpiryWarningDue(TimeSpan interval)
+    public bool ExpiryWarningDue(TimeSpan interval) => Due(ref _lastExpiryWarningMs, interval);
+
+    /// <summary>True at most once per <paramref name="interval"/>, from any thread.</summary>
+    public bool BackPressureWarningDue(TimeSpan interval) => Due(ref _lastBackPressureWarningMs, interval);
+
+    private static bool Due(ref long lastMs, TimeSpan interval)
     {
         var now = Environment.TickCount64;
-        var last = Interlocked.Read(ref _lastExpiryWarningMs);
+        var last = Interlocked.Read(ref lastMs);
         return now - last >= (long)interval.TotalMilliseconds
-               && Interlocked.CompareExchange(ref _lastExpiryWarningMs, now, last) == last;
+               && Interlocked.CompareExchange(ref lastMs, now, last) == last;
     }
 
     public void BiggestBuffers(IReadOnlyList<KeyValuePair<string, int>> biggest) => _biggest = biggest;

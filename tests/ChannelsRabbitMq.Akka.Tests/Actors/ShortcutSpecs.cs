@@ -1,5 +1,6 @@
 using Akka.Actor;
 using ChannelsRabbitMq.Akka.Actors;
+using ChannelsRabbitMq.Akka.Wire;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -119,11 +120,11 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
         entry.TryCountSend();
         entry.TryCountSend();
 
-        entry.Report(handled: 1, pushesTo: subscriber);
+        entry.Report(handled: 1, subscriber: subscriber, bufferEmpty: true, receiversQueued: false);
         Assert.Null(entry.DirectPushTarget());
-        entry.Report(handled: 2, pushesTo: subscriber);
+        entry.Report(handled: 2, subscriber: subscriber, bufferEmpty: true, receiversQueued: false);
         Assert.Same(subscriber, entry.DirectPushTarget());
-        entry.Report(handled: 2, pushesTo: null); // its subscriber died
+        entry.Report(handled: 2, subscriber: null, bufferEmpty: true, receiversQueued: false); // its subscriber died
         Assert.Null(entry.DirectPushTarget());
     }
 
@@ -210,9 +211,9 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
         entry.TryCountSend();
         entry.Park(receiver);
 
-        entry.Report(handled: 1, pushesTo: null);
+        entry.Report(handled: 1, subscriber: null, bufferEmpty: true, receiversQueued: false);
         Assert.Null(entry.TakeDirectReceiver()); // a copy may still be on its way through the actor
-        entry.Report(handled: 2, pushesTo: null);
+        entry.Report(handled: 2, subscriber: null, bufferEmpty: true, receiversQueued: false);
         Assert.Same(receiver, entry.TakeDirectReceiver());
         Assert.Null(entry.TakeDirectReceiver()); // taken once
     }
@@ -257,6 +258,147 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
         Assert.Equal([false, false], ranInsideCancel);
     }
 
+    [Fact]
+    public async Task The_consumer_dispatches_on_its_own_thread_only_a_first_delivery_to_a_live_channel_with_nothing_queued_in_the_router()
+    {
+        await using var layer = NewLayer();
+        var session = await Broker.NextConnectionAsync(Timeout);
+        var routes = new LayerRoutes(localCapacity: 100);
+        var entry = new ChannelEntry("q!live", Settings()) { Actor = TestActor };
+        routes.Channels[entry.Channel] = entry;
+        bool Dispatch(DecodedMessage decoded, bool redelivered = false) =>
+            routes.TryDispatchDirect(session, 1, decoded, redelivered, 0, default, ActorRefs.Nobody);
+        var toLive = new DecodedMessage(Message("m"), "q!live", null);
+
+        Assert.False(Dispatch(toLive, redelivered: true)); // may be a duplicate only the router recognises
+        Assert.False(Dispatch(new DecodedMessage(Message("m"), null, "group"))); // members are the router's
+        Assert.False(Dispatch(new DecodedMessage(Message("m"), "q!not-live", null))); // the router starts its actor
+        routes.InboundQueued();
+        Assert.False(Dispatch(toLive)); // it would overtake the delivery queued in the router
+        routes.InboundDispatched();
+        Assert.True(Dispatch(toLive));
+        Assert.Equal("m", (await ExpectMsgAsync<ChannelActor.Enqueue>(Timeout)).Envelope.Message["text"]);
+
+        routes.CloseInbound();
+        Assert.False(Dispatch(toLive));
+        await ExpectNoMsgAsync(TimeSpan.FromMilliseconds(50));
+    }
+
+    [Fact]
+    public async Task The_consumer_leaves_a_channel_whose_actor_the_router_stopped_to_the_router()
+    {
+        await using var layer = NewLayer();
+        var session = await Broker.NextConnectionAsync(Timeout);
+        var routes = new LayerRoutes(localCapacity: 100);
+        var entry = new ChannelEntry("q!c", Settings()) { Actor = TestActor };
+        routes.Channels[entry.Channel] = entry;
+        Assert.True(entry.TryMarkStopped(handled: 0));
+
+        Assert.False(routes.TryDispatchDirect(session, 1, new DecodedMessage(Message("m"), "q!c", null), false, 0, default, ActorRefs.Nobody));
+        Assert.Equal(0, entry.Settings.Counters.LocalBacklog);
+        await ExpectNoMsgAsync(TimeSpan.FromMilliseconds(50));
+    }
+
+    [Fact]
+    public async Task A_copy_joins_a_buffer_directly_only_behind_buffered_copies_once_the_actor_has_handled_everything_told_to_it()
+    {
+        await using var layer = NewLayer();
+        var session = await Broker.NextConnectionAsync(Timeout);
+        var entry = new ChannelEntry("q!c", Settings());
+        ChannelsRabbitMq.Akka.Actors.Envelope Copy(string text) => new(session, 1, Message(text), 1, Environment.TickCount64);
+
+        Assert.False(ChannelActor.TryAppendBuffered(entry, Copy("first"))); // nothing buffered: the actor decides
+        entry.Buffer.Enqueue(Copy("buffered"));
+        entry.Dispatched++;
+        entry.TryCountSend();
+        Assert.False(ChannelActor.TryAppendBuffered(entry, Copy("early"))); // what was told to the actor may change the buffer
+        entry.Report(handled: 1, subscriber: null, bufferEmpty: false, receiversQueued: false);
+
+        Assert.True(ChannelActor.TryAppendBuffered(entry, Copy("appended")));
+        Assert.Equal(["buffered", "appended"], entry.Buffer.Select(e => (string)e.Message["text"]!));
+        Assert.Equal(2, entry.Buffered);
+        Assert.True(entry.TryMarkStopped(handled: 1)); // stopped: nothing may join any more
+        Assert.False(ChannelActor.TryAppendBuffered(entry, Copy("late")));
+    }
+
+    [Fact]
+    public void A_receiver_parks_itself_only_where_the_channel_actor_would_have_parked_it()
+    {
+        var entry = new ChannelEntry("q!c", Settings());
+        PendingReply<IReadOnlyDictionary<string, object?>> Receiver() => new(CancellationToken.None, CancellationToken.None);
+
+        entry.TryCountSend();
+        Assert.False(ChannelActor.TryParkDirectly(entry, Receiver())); // a receive told to the actor comes first
+        entry.Report(handled: 1, subscriber: null, bufferEmpty: true, receiversQueued: true);
+        Assert.False(ChannelActor.TryParkDirectly(entry, Receiver())); // receivers wait in the actor
+        entry.Report(handled: 1, subscriber: ActorRefs.Nobody, bufferEmpty: true, receiversQueued: false);
+        Assert.False(ChannelActor.TryParkDirectly(entry, Receiver())); // the actor fails a receive on a subscribed channel
+        entry.Report(handled: 1, subscriber: null, bufferEmpty: true, receiversQueued: false);
+
+        var first = Receiver();
+        Assert.True(ChannelActor.TryParkDirectly(entry, first));
+        Assert.False(ChannelActor.TryParkDirectly(entry, Receiver())); // the second queues in the actor
+        Assert.Same(first, entry.TakeDirectReceiver());
+
+        Assert.True(entry.TryStopIdle(handled: 1));
+        Assert.False(ChannelActor.TryParkDirectly(entry, Receiver())); // stopped: through the router
+    }
+
+    [Fact]
+    public void A_channel_actor_that_reported_itself_idle_is_kept_when_a_receiver_parked_itself_since()
+    {
+        var entry = new ChannelEntry("q!c", Settings());
+        var receiver = new PendingReply<IReadOnlyDictionary<string, object?>>(CancellationToken.None, CancellationToken.None);
+        Assert.True(ChannelActor.TryParkDirectly(entry, receiver));
+
+        Assert.False(entry.TryStopIdle(handled: 0));
+        Assert.True(entry.TryCountSend()); // still live
+        Assert.Same(receiver, entry.Parked);
+    }
+
+    [Fact]
+    public async Task A_channel_whose_buffer_its_receiver_drained_on_its_own_thread_still_stops_when_idle()
+    {
+        await using var layer = NewLayer();
+        var channel = await layer.NewChannelAsync();
+        for (var i = 0; i < 3; i++) await layer.SendAsync(channel, Message(i.ToString()));
+        await AwaitConditionAsync(() => Task.FromResult(layer.GetStatistics().LocalBacklog == 3), Timeout);
+        var router = await layer.RouterAsync;
+
+        for (var i = 0; i < 3; i++) Assert.True(layer.ReceiveAsync(channel).IsCompletedSuccessfully); // no hop, no word to the actor
+
+        await AwaitAssertAsync(async () =>
+            Assert.Equal(0, (await router.Ask<RouterActor.Backlog>(RouterActor.GetBacklog.Instance, Timeout)).LiveChannels),
+            Timeout, TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public async Task Messages_sent_while_one_receiver_loops_arrive_in_order_whichever_path_each_takes()
+    {
+        await using var layer = NewLayer(o => o.LocalCapacity = 100);
+        var channel = await layer.NewChannelAsync();
+        const int count = 5_000;
+
+        // The receiver is sometimes behind (copies buffered, added by the consumer or the actor),
+        // sometimes ahead (parked by itself or by the actor, served by the consumer or the actor).
+        var received = Task.Run(async () =>
+        {
+            var texts = new List<string>(count);
+            for (var i = 0; i < count; i++)
+            {
+                texts.Add((string)(await layer.ReceiveAsync(channel).WaitAsync(Timeout))["text"]!);
+                if (i % 500 == 0) await Task.Delay(1);
+            }
+            return texts;
+        });
+        for (var i = 0; i < count; i += 50)
+            await Task.WhenAll(Enumerable.Range(i, 50).Select(n => layer.SendAsync(channel, Message(n.ToString())))).WaitAsync(Timeout);
+
+        Assert.Equal(Enumerable.Range(0, count).Select(n => n.ToString()), await received.WaitAsync(Timeout));
+        await AwaitConditionAsync(() => Task.FromResult(Broker.Current!.Unacked == 0), Timeout);
+    }
+
     private static ChannelActor.ChannelSettings Settings() =>
-        new(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60), RequeuedOnLoss: true, new LayerCounters("q"), new HandedOverLog(16));
+        new(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60), RequeuedOnLoss: true, new LayerCounters("q"), new HandedOverLog(16),
+            new System.Collections.Concurrent.ConcurrentQueue<ChannelEntry>());
 }
