@@ -107,7 +107,7 @@ internal sealed class ChannelActor : UntypedActor
     private readonly List<Envelope> _acksDue = [];
 
     // Callers may take the head of the buffer themselves (TryTakeBuffered), and the router or the
-    // consumer add to it or park in it (TryAppendBuffered, TryParkDirectly): every access is locked.
+    // consumer add to it or park in it (TryBufferDirectly, TryParkDirectly): every access is locked.
     protected override void OnReceive(object message)
     {
         lock (_buffer) Handle(message);
@@ -202,6 +202,8 @@ internal sealed class ChannelActor : UntypedActor
                 ScheduleExpiry();
                 break;
             case CheckIdle:
+                // Also for a buffer the router or the consumer started: its expiry tick is due.
+                ScheduleExpiry();
                 break;
             case ExpiryTick:
                 _expiryTimer = null;
@@ -328,22 +330,27 @@ internal sealed class ChannelActor : UntypedActor
     }
 
     /// <summary>
-    /// A copy added by the router (or the consumer) behind copies already buffered, when the actor
-    /// has handled every message told to it: what the actor would do with it, since no receiver
-    /// waits and no subscriber pushes while copies are buffered, and its expiry tick is scheduled
-    /// for as long as the buffer holds any. False if the buffer is empty (the actor decides then).
+    /// A copy buffered by the router (or the consumer) without waking the actor, when the actor
+    /// has handled every message told to it and would buffer it too: behind copies already
+    /// buffered (no receiver waits and no subscriber pushes while copies are buffered), or in an
+    /// empty buffer where no receiver waits and nobody subscribes. A buffer started this way has
+    /// no expiry tick yet: the channel is queued for the router's next check, on which the actor
+    /// schedules it. False: tell the actor.
     /// </summary>
-    internal static bool TryAppendBuffered(ChannelEntry tally, Envelope envelope)
+    internal static bool TryBufferDirectly(ChannelEntry tally, Envelope envelope)
     {
-        if (Volatile.Read(ref tally.Dispatched) == Interlocked.Read(ref tally.Consumed)) return false;
+        if (!tally.AllHandled) return false;
         var buffer = tally.Buffer;
+        bool started;
         lock (buffer)
         {
             // Checked under the lock the actor holds while it handles a message.
-            if (buffer.Count == 0 || !tally.AllHandled || tally.IsStopped) return false;
+            started = buffer.Count == 0;
+            if (started ? !tally.MayParkDirectly : !tally.AllHandled || tally.IsStopped) return false;
             buffer.Enqueue(envelope);
             tally.Dispatched++;
         }
+        if (started) tally.RequestIdleCheck();
         return true;
     }
 

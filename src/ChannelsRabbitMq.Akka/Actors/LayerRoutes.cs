@@ -58,9 +58,11 @@ internal sealed class LayerRoutes
     public HandedOverLog HandedOver { get; }
 
     /// <summary>
-    /// Channels that may have become idle without their actor hearing of it (a copy handed to
-    /// their parked receiver, or their last copy taken by a caller): the router asks each whether
-    /// it is idle (on its statistics tick), so an idle channel still stops, at no cost per message.
+    /// Channels whose actor has something to check that it did not hear of: whether it is idle
+    /// (a copy handed to its parked receiver, or its last copy taken by a caller), or the expiry
+    /// tick of a buffer the router or the consumer started. The router tells each a
+    /// <see cref="ChannelActor.CheckIdle"/> on its statistics tick (once a second): an idle
+    /// channel still stops and buffered copies still expire, at no cost per message.
     /// </summary>
     public ConcurrentQueue<ChannelEntry> IdleChecks { get; } = new();
 
@@ -140,8 +142,7 @@ internal sealed class LayerRoutes
     /// <summary>
     /// Offers one copy of a delivery to one channel, skipping its actor wherever that gives the
     /// same result as the actor would: pushed to its subscriber, or handed to its parked receiver,
-    /// or added behind copies already buffered, when the actor has handled every message told
-    /// to it; told to the actor otherwise. Called by the router or, for a message to one channel,
+    /// or buffered, when the actor has handled every message told to it; told to the actor otherwise. Called by the router or, for a message to one channel,
     /// by the consumer — never both at once (see <see cref="TryDispatchDirect"/>), so they share
     /// <see cref="ChannelEntry.Dispatched"/>. <paramref name="alwaysTell"/>: the router's, whose
     /// live entries cannot be stopped under it.
@@ -166,7 +167,7 @@ internal sealed class LayerRoutes
                 }
                 entry.Dispatched--; // that receiver gave up: the actor hands the copy to the next
             }
-            if (ChannelActor.TryAppendBuffered(entry, envelope)) return CopyOutcome.Buffered;
+            if (ChannelActor.TryBufferDirectly(entry, envelope)) return CopyOutcome.Buffered;
         }
         if (!entry.TryCountSend() && !alwaysTell) return CopyOutcome.NotTold;
         entry.Actor.Tell(enqueue ??= new ChannelActor.Enqueue(envelope));
@@ -252,12 +253,13 @@ internal sealed class ChannelEntry
 
     /// <summary>
     /// <see cref="TryMarkStopped"/> for an actor that reported itself idle, under the buffer's
-    /// lock where a caller parks a receiver itself (<see cref="ChannelActor.TryParkDirectly"/>):
-    /// a receiver parked since the actor found itself idle keeps it alive.
+    /// lock where a caller parks a receiver itself (<see cref="ChannelActor.TryParkDirectly"/>)
+    /// and the consumer starts a buffer (<see cref="ChannelActor.TryBufferDirectly"/>): a receiver
+    /// parked or a copy buffered since the actor found itself idle keeps it alive.
     /// </summary>
     public bool TryStopIdle(long handled)
     {
-        lock (Buffer) return Parked is null && TryMarkStopped(handled);
+        lock (Buffer) return Parked is null && Buffer.Count == 0 && TryMarkStopped(handled);
     }
 
     /// <summary>The actor stops for another reason (its router stopped).</summary>

@@ -277,6 +277,9 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
         Assert.False(Dispatch(toLive)); // it would overtake the delivery queued in the router
         routes.InboundDispatched();
         Assert.True(Dispatch(toLive));
+        Assert.Equal("m", entry.Buffer.Single().Message["text"]); // buffered as the actor would
+        entry.TryCountSend();
+        Assert.True(Dispatch(toLive)); // the actor has a message to handle first: told to it
         Assert.Equal("m", (await ExpectMsgAsync<ChannelActor.Enqueue>(Timeout)).Envelope.Message["text"]);
 
         routes.CloseInbound();
@@ -300,25 +303,31 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
     }
 
     [Fact]
-    public async Task A_copy_joins_a_buffer_directly_only_behind_buffered_copies_once_the_actor_has_handled_everything_told_to_it()
+    public async Task A_copy_is_buffered_without_the_channel_actor_only_where_the_actor_would_buffer_it()
     {
         await using var layer = NewLayer();
         var session = await Broker.NextConnectionAsync(Timeout);
         var entry = new ChannelEntry("q!c", Settings());
         ChannelsRabbitMq.Akka.Actors.Envelope Copy(string text) => new(session, 1, Message(text), 1, Environment.TickCount64);
+        var receiver = new PendingReply<IReadOnlyDictionary<string, object?>>(CancellationToken.None, CancellationToken.None);
 
-        Assert.False(ChannelActor.TryAppendBuffered(entry, Copy("first"))); // nothing buffered: the actor decides
-        entry.Buffer.Enqueue(Copy("buffered"));
-        entry.Dispatched++;
+        entry.Park(receiver);
+        Assert.False(ChannelActor.TryBufferDirectly(entry, Copy("waited for"))); // the receiver gets it, through the actor
+        Assert.Same(receiver, entry.TakeParked());
+
+        Assert.True(ChannelActor.TryBufferDirectly(entry, Copy("first")));
+        Assert.True(entry.Settings.IdleChecks.TryDequeue(out var check)); // the actor schedules its expiry on the router's tick
+        Assert.Same(entry, check);
         entry.TryCountSend();
-        Assert.False(ChannelActor.TryAppendBuffered(entry, Copy("early"))); // what was told to the actor may change the buffer
+        Assert.False(ChannelActor.TryBufferDirectly(entry, Copy("early"))); // what was told to the actor may change the buffer
         entry.Report(handled: 1, subscriber: null, bufferEmpty: false, receiversQueued: false);
+        Assert.True(ChannelActor.TryBufferDirectly(entry, Copy("second")));
 
-        Assert.True(ChannelActor.TryAppendBuffered(entry, Copy("appended")));
-        Assert.Equal(["buffered", "appended"], entry.Buffer.Select(e => (string)e.Message["text"]!));
+        Assert.Equal(["first", "second"], entry.Buffer.Select(e => (string)e.Message["text"]!));
         Assert.Equal(2, entry.Buffered);
-        Assert.True(entry.TryMarkStopped(handled: 1)); // stopped: nothing may join any more
-        Assert.False(ChannelActor.TryAppendBuffered(entry, Copy("late")));
+        Assert.False(entry.TryStopIdle(handled: 1)); // copies are buffered: the actor must live
+        Assert.True(entry.TryMarkStopped(handled: 1));
+        Assert.False(ChannelActor.TryBufferDirectly(entry, Copy("late")));
     }
 
     [Fact]
