@@ -331,8 +331,10 @@ internal static class Scale
             if (exclusiveQueue) return (bind, replay, retries, null, null);
 
             // What the bind could cost: over 8 channels at once, and without waiting for each reply.
+            // (Exclusive queues: nothing consumes them, and an x-expires could delete one mid-bind
+            // on a slow round; they go with the connection.)
             var parallelQueue = Names.NewQueueName();
-            await peer.DeclareQueueAsync(parallelQueue);
+            await peer.DeclareQueueAsync(parallelQueue, exclusive: true);
             var channels = new IChannel[8];
             for (int c = 0; c < channels.Length; c++) channels[c] = await peer.Connection.CreateChannelAsync();
             start = Stopwatch.GetTimestamp();
@@ -344,7 +346,7 @@ internal static class Scale
             var parallel = Timing.Seconds(start);
 
             var noWaitQueue = Names.NewQueueName();
-            await peer.DeclareQueueAsync(noWaitQueue);
+            await peer.DeclareQueueAsync(noWaitQueue, exclusive: true);
             start = Stopwatch.GetTimestamp();
             foreach (var group in groups)
                 await peer.Topology.QueueBindAsync(noWaitQueue, BenchSettings.GroupsExchange, group, noWait: true);
