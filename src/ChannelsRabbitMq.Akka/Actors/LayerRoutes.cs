@@ -142,8 +142,9 @@ internal sealed class LayerRoutes
     /// <summary>
     /// Offers one copy of a delivery to one channel, skipping its actor wherever that gives the
     /// same result as the actor would: pushed to its subscriber, or handed to its parked receiver,
-    /// or buffered, when the actor has handled every message told to it; told to the actor otherwise. Called by the router or, for a message to one channel,
-    /// by the consumer — never both at once (see <see cref="TryDispatchDirect"/>), so they share
+    /// or buffered, when the actor has handled every message told to it; told to the actor
+    /// otherwise. Called by the router or, for a message to one channel, by the consumer — never
+    /// both at once (see <see cref="TryDispatchDirect"/>), so they share
     /// <see cref="ChannelEntry.Dispatched"/>. <paramref name="alwaysTell"/>: the router's, whose
     /// live entries cannot be stopped under it.
     /// </summary>
@@ -236,7 +237,7 @@ internal sealed class ChannelEntry
     // 1 while the entry waits in the router's idle-check queue.
     private int _idleCheckDue;
 
-    /// <summary>Queues the entry for the router's next idle check (see <see cref="LayerRoutes.IdleChecks"/>), once.</summary>
+    /// <summary>Queues the entry for the router's next check (see <see cref="LayerRoutes.IdleChecks"/>), once.</summary>
     public void RequestIdleCheck()
     {
         if (Volatile.Read(ref _idleCheckDue) == 0 && Interlocked.Exchange(ref _idleCheckDue, 1) == 0) Settings.IdleChecks.Enqueue(this);
