@@ -263,9 +263,7 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
     {
         await using var layer = NewLayer();
         var session = await Broker.NextConnectionAsync(Timeout);
-        var routes = new LayerRoutes(localCapacity: 100);
-        var entry = new ChannelEntry("q!live", Settings()) { Actor = TestActor };
-        routes.Channels[entry.Channel] = entry;
+        var (routes, entry) = RoutesWithLiveChannel("q!live");
         bool Dispatch(DecodedMessage decoded, bool redelivered = false) =>
             routes.TryDispatchDirect(session, 1, decoded, redelivered, 0, default, ActorRefs.Nobody);
         var toLive = new DecodedMessage(Message("m"), "q!live", null);
@@ -292,9 +290,7 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
     {
         await using var layer = NewLayer();
         var session = await Broker.NextConnectionAsync(Timeout);
-        var routes = new LayerRoutes(localCapacity: 100);
-        var entry = new ChannelEntry("q!c", Settings()) { Actor = TestActor };
-        routes.Channels[entry.Channel] = entry;
+        var (routes, entry) = RoutesWithLiveChannel("q!c");
         Assert.True(entry.TryMarkStopped(handled: 0));
 
         Assert.False(routes.TryDispatchDirect(session, 1, new DecodedMessage(Message("m"), "q!c", null), false, 0, default, ActorRefs.Nobody));
@@ -405,6 +401,15 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
 
         Assert.Equal(Enumerable.Range(0, count).Select(n => n.ToString()), await received.WaitAsync(Timeout));
         await AwaitConditionAsync(() => Task.FromResult(Broker.Current!.Unacked == 0), Timeout);
+    }
+
+    // A channel whose actor is the test actor, live in the routes.
+    private (LayerRoutes Routes, ChannelEntry Entry) RoutesWithLiveChannel(string channel)
+    {
+        var routes = new LayerRoutes(localCapacity: 100);
+        var entry = new ChannelEntry(channel, Settings()) { Actor = TestActor };
+        routes.Channels[channel] = entry;
+        return (routes, entry);
     }
 
     private static ChannelActor.ChannelSettings Settings() =>
