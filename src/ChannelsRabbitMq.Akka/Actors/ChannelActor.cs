@@ -345,8 +345,8 @@ internal sealed class ChannelActor : UntypedActor
         lock (buffer)
         {
             // Checked under the lock the actor holds while it handles a message.
+            if (!tally.MayBufferDirectly) return false;
             started = buffer.Count == 0;
-            if (started ? !tally.MayParkDirectly : !tally.AllHandled || tally.IsStopped) return false;
             buffer.Enqueue(envelope);
             tally.Dispatched++;
         }

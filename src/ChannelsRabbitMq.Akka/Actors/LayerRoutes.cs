@@ -291,6 +291,14 @@ internal sealed class ChannelEntry
         Buffer.Count == 0 && Volatile.Read(ref _parked) is null && !_receiversQueued && Volatile.Read(ref _subscriber) is null
         && AllHandled && !IsStopped;
 
+    /// <summary>
+    /// Under the buffer's lock: a copy may be buffered here without the actor, where the actor
+    /// would buffer it itself (every message told to it handled, not stopped): behind buffered
+    /// copies (no receiver waits and no subscriber pushes while copies are buffered), or in an
+    /// empty buffer where a receiver could park (<see cref="MayParkDirectly"/>).
+    /// </summary>
+    public bool MayBufferDirectly => Buffer.Count == 0 ? MayParkDirectly : AllHandled && !IsStopped;
+
     /// <summary>The oldest waiting receiver, parked here by the actor when it had no other.</summary>
     public PendingReply<IReadOnlyDictionary<string, object?>>? Parked => Volatile.Read(ref _parked);
 

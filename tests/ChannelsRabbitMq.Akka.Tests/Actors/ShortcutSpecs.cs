@@ -7,10 +7,11 @@ using Xunit.Abstractions;
 namespace ChannelsRabbitMq.Akka.Tests.Actors;
 
 /// <summary>
-/// The hot-path shortcuts (see <see cref="LayerRoutes"/>): a receive straight to a live channel
-/// actor, a publish straight on the open session, a push straight from the router to a
-/// subscriber. Each must behave exactly like the actor path it skips: same order, nothing lost
-/// while an actor stops or a connection goes away.
+/// The hot-path shortcuts (see <see cref="LayerRoutes"/>): a receive served from the buffer,
+/// parked by its caller or sent straight to a live channel actor; a publish straight on the
+/// open session; a delivery dispatched on the consumer's thread; a copy pushed, handed over or
+/// buffered without the channel actor. Each must behave exactly like the actor path it skips:
+/// same order, nothing lost while an actor stops or a connection goes away.
 /// </summary>
 public sealed class ShortcutSpecs : FakeBrokerSpec
 {
@@ -90,9 +91,7 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
         await layer.SendAsync(channel, Message("one"));
         await layer.ReceiveAsync(channel).WaitAsync(Timeout);
         var router = await layer.RouterAsync;
-        await AwaitAssertAsync(async () =>
-            Assert.Equal(0, (await router.Ask<RouterActor.Backlog>(RouterActor.GetBacklog.Instance, Timeout)).LiveChannels),
-            Timeout, TimeSpan.FromMilliseconds(100));
+        await AwaitNoLiveChannelAsync(router);
 
         var receive = layer.ReceiveAsync(channel);
         await layer.SendAsync(channel, Message("two"));
@@ -197,9 +196,7 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
         await layer.SendAsync(channel, Message("served by the router"));
         Assert.Equal("served by the router", (await receive.WaitAsync(Timeout))["text"]);
 
-        await AwaitAssertAsync(async () =>
-            Assert.Equal(0, (await router.Ask<RouterActor.Backlog>(RouterActor.GetBacklog.Instance, Timeout)).LiveChannels),
-            Timeout, TimeSpan.FromMilliseconds(100));
+        await AwaitNoLiveChannelAsync(router);
     }
 
     [Fact]
@@ -223,8 +220,7 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
     {
         await using var layer = NewLayer();
         var channel = await layer.NewChannelAsync();
-        for (var i = 0; i < 3; i++) await layer.SendAsync(channel, Message(i.ToString()));
-        await AwaitConditionAsync(() => Task.FromResult(layer.GetStatistics().LocalBacklog == 3), Timeout);
+        await SendAndAwaitBufferedAsync(layer, channel, 3);
 
         var receives = Enumerable.Range(0, 3).Select(_ => layer.ReceiveAsync(channel)).ToArray();
 
@@ -366,15 +362,12 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
     {
         await using var layer = NewLayer();
         var channel = await layer.NewChannelAsync();
-        for (var i = 0; i < 3; i++) await layer.SendAsync(channel, Message(i.ToString()));
-        await AwaitConditionAsync(() => Task.FromResult(layer.GetStatistics().LocalBacklog == 3), Timeout);
+        await SendAndAwaitBufferedAsync(layer, channel, 3);
         var router = await layer.RouterAsync;
 
         for (var i = 0; i < 3; i++) Assert.True(layer.ReceiveAsync(channel).IsCompletedSuccessfully); // no hop, no word to the actor
 
-        await AwaitAssertAsync(async () =>
-            Assert.Equal(0, (await router.Ask<RouterActor.Backlog>(RouterActor.GetBacklog.Instance, Timeout)).LiveChannels),
-            Timeout, TimeSpan.FromMilliseconds(100));
+        await AwaitNoLiveChannelAsync(router);
     }
 
     [Fact]
@@ -402,6 +395,19 @@ public sealed class ShortcutSpecs : FakeBrokerSpec
         Assert.Equal(Enumerable.Range(0, count).Select(n => n.ToString()), await received.WaitAsync(Timeout));
         await AwaitConditionAsync(() => Task.FromResult(Broker.Current!.Unacked == 0), Timeout);
     }
+
+    // Sends "0", "1", … and waits until the layer holds them all.
+    private async Task SendAndAwaitBufferedAsync(RabbitMqChannelLayer layer, string channel, int count)
+    {
+        for (var i = 0; i < count; i++) await layer.SendAsync(channel, Message(i.ToString()));
+        await AwaitConditionAsync(() => Task.FromResult(layer.GetStatistics().LocalBacklog == count), Timeout);
+    }
+
+    // Waits until the router has stopped every channel actor (they were idle).
+    private Task AwaitNoLiveChannelAsync(IActorRef router) =>
+        AwaitAssertAsync(async () =>
+            Assert.Equal(0, (await router.Ask<RouterActor.Backlog>(RouterActor.GetBacklog.Instance, Timeout)).LiveChannels),
+            Timeout, TimeSpan.FromMilliseconds(100));
 
     // A channel whose actor is the test actor, live in the routes.
     private (LayerRoutes Routes, ChannelEntry Entry) RoutesWithLiveChannel(string channel)
