@@ -30,8 +30,23 @@ public static class ChannelLayerProtocol
     /// <summary>Reply to <see cref="NewChannel"/>.</summary>
     public sealed record ChannelCreated(string Channel);
 
-    /// <summary>Wait for the next message of one of this layer's channels; answered with <see cref="Received"/>.</summary>
-    public sealed record Receive(string Channel);
+    /// <summary>
+    /// Wait for the next message of one of this layer's channels; answered with
+    /// <see cref="Received"/>, or with <see cref="Status.Failure"/> carrying a
+    /// <see cref="TimeoutException"/> when <see cref="Timeout"/> passes first.
+    /// </summary>
+    /// <remarks>
+    /// A receive whose asker is gone takes no message: the layer skips a waiting receive once its
+    /// asker has terminated (a temporary <c>Ask</c> actor stops when its own timeout fires). The
+    /// moment an Ask times out cannot be claimed against, though: a message handed over in that
+    /// same instant would go to the stopped asker. Give <see cref="Timeout"/> a value shorter than
+    /// the Ask's timeout: the layer then ends the receive itself, and the message stays queued.
+    /// </remarks>
+    public sealed record Receive(string Channel)
+    {
+        /// <summary>How long the layer waits for a message before answering with a <see cref="TimeoutException"/>; null waits until one arrives.</summary>
+        public TimeSpan? Timeout { get; init; }
+    }
 
     /// <summary>
     /// A message of <paramref name="Channel"/>: the reply to <see cref="Receive"/>, and what a

@@ -31,4 +31,11 @@ public sealed record ChannelLayerStatistics(
     long Malformed,
     int LocalBacklog,
     int LiveChannels,
-    IReadOnlyList<KeyValuePair<string, int>> BiggestBuffers);
+    IReadOnlyList<KeyValuePair<string, int>> BiggestBuffers)
+{
+    /// <summary>
+    /// Why the layer failed and closed itself (one of its actors whose state cannot be rebuilt
+    /// failed), or null. A failed layer is also <see cref="Closed"/>.
+    /// </summary>
+    public string? Failure { get; init; }
+}

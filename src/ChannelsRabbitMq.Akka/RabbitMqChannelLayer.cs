@@ -8,8 +8,10 @@ namespace ChannelsRabbitMq.Akka;
 /// <summary>
 /// A channel layer on RabbitMQ, wire-compatible with the Python <c>channels_rabbitmq</c>: the
 /// Task API over the layer's actors. Validation and encoding happen on the caller's thread, so
-/// bad input throws before anything is published; everything else crosses into the actors by
-/// message. Thread-safe.
+/// bad input throws from the call, before anything is published; every other outcome — a closed
+/// layer included — is in the returned task. A receive goes straight into its channel's inbox
+/// when the channel lives (<see cref="Actors.ChannelInbox"/>), through the router otherwise; a
+/// send goes to the open session or waits in the connection actor. Thread-safe.
 /// </summary>
 public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
 {
@@ -48,7 +50,7 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
         var started = new TaskCompletionSource<ChannelLayerActor.LayerActors>(TaskCreationOptions.RunContinuationsAsynchronously);
         _actors = started.Task;
         _counters = new LayerCounters(QueueName);
-        _routes = new LayerRoutes(options.LocalCapacity);
+        _routes = new LayerRoutes(options.LocalCapacity, _counters);
         ChannelLayerTelemetry.Register(_counters);
         _actors.ContinueWith(DrainWaitingForStart, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         // Unique per instance: two layers in one actor system may share a queue name (and then
@@ -73,9 +75,9 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
     /// <inheritdoc />
     public Task SubscribeAsync(string channel, IActorRef subscriber, CancellationToken cancellationToken = default)
     {
-        ThrowIfClosed();
         ValidateOwnChannel(channel);
         ArgumentNullException.ThrowIfNull(subscriber);
+        if (IsClosed) return ClosedTask<Done>();
         var reply = new PendingReply<Done>(cancellationToken, _closed.Token);
         return WithActors(reply, actors => actors.Router.Tell(new RouterActor.Subscribe(channel, subscriber, reply)));
     }
@@ -83,9 +85,9 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
     /// <inheritdoc />
     public Task UnsubscribeAsync(string channel, IActorRef subscriber, CancellationToken cancellationToken = default)
     {
-        ThrowIfClosed();
         ValidateOwnChannel(channel);
         ArgumentNullException.ThrowIfNull(subscriber);
+        if (IsClosed) return ClosedTask<Done>();
         var reply = new PendingReply<Done>(cancellationToken, _closed.Token);
         return WithActors(reply, actors => actors.Router.Tell(new RouterActor.Unsubscribe(channel, subscriber, reply)));
     }
@@ -99,96 +101,58 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
     /// <inheritdoc />
     public Task<string> NewChannelAsync(string prefix = "specific", CancellationToken cancellationToken = default)
     {
-        ThrowIfClosed();
-        return Task.FromResult(Names.NewChannelName(QueueName, prefix));
+        var channel = Names.NewChannelName(QueueName, prefix);
+        return IsClosed ? ClosedTask<string>() : Task.FromResult(channel);
     }
 
     /// <inheritdoc />
     public Task SendAsync(string channel, IReadOnlyDictionary<string, object?> message, CancellationToken cancellationToken = default)
     {
-        ThrowIfClosed();
         ValidateDestinationChannel(channel);
         ArgumentNullException.ThrowIfNull(message);
         var body = WireCodec.Encode(message, channel, null, _options.MaxMessageSize);
+        if (IsClosed) return ClosedTask<Done>();
         return Publish(string.Empty, Names.QueueOf(channel), body, channel, isGroup: false, cancellationToken);
     }
 
     /// <inheritdoc />
     public Task GroupSendAsync(string group, IReadOnlyDictionary<string, object?> message, CancellationToken cancellationToken = default)
     {
-        ThrowIfClosed();
         Names.ValidateGroup(group);
         ArgumentNullException.ThrowIfNull(message);
         var body = WireCodec.Encode(message, null, group, _options.MaxMessageSize);
+        if (IsClosed) return ClosedTask<Done>();
         return Publish(_options.GroupsExchange, group, body, group, isGroup: true, cancellationToken);
     }
 
     /// <inheritdoc />
-    public Task<IReadOnlyDictionary<string, object?>> ReceiveAsync(string channel, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyDictionary<string, object?>> ReceiveAsync(string channel, CancellationToken cancellationToken = default) =>
+        ReceiveAsync(channel, cancellationToken, asker: null);
+
+    /// <summary>
+    /// A receive for the actor protocol: one that <paramref name="asker"/> has abandoned (a
+    /// temporary <c>Ask</c> actor that timed out) takes no message.
+    /// </summary>
+    internal Task<IReadOnlyDictionary<string, object?>> ReceiveAsync(string channel, CancellationToken cancellationToken, IActorRef? asker)
     {
-        ThrowIfClosed();
         ValidateOwnChannel(channel);
-        if (_started) // the hot path: no closure
-        {
-            // Something buffered: taken here, no hop and no wait.
-            _routes.Channels.TryGetValue(channel, out var live);
-            if (live is not null && !cancellationToken.IsCancellationRequested && ChannelActor.TryTakeBuffered(live, out var buffered))
-                return Task.FromResult(buffered);
-            // Not registered on the layer's close (a registration per pending receive costs memory
-            // and a lock): the router and the channel actors fail every receive they hold or get
-            // once the layer closes, and one told after the close began is failed just below.
-            var reply = new PendingReply<IReadOnlyDictionary<string, object?>>(cancellationToken, CancellationToken.None);
-            if (reply.IsDone) return reply.Task;
-            var router = _actors.Result.Router;
-            if (cancellationToken.CanBeCanceled) RemoveWhenCancelled(router, _routes, channel, reply);
-            // Nothing buffered and nobody waiting before it: parked where the next copy finds it, no hop.
-            if (live is null || !ChannelActor.TryParkDirectly(live, reply))
-                TellWaitForMessage(router, _routes, live, channel, reply, cancellable: false);
-            if (_closed.IsCancellationRequested) reply.TryFail(new ChannelLayerClosedException());
-            return reply.Task;
-        }
-        return ReceiveBeforeStartAsync(channel, cancellationToken);
+        if (IsClosed) return ClosedTask<IReadOnlyDictionary<string, object?>>();
+        if (cancellationToken.IsCancellationRequested) return Task.FromCanceled<IReadOnlyDictionary<string, object?>>(cancellationToken);
+        // The channel lives: straight into its inbox (a buffered copy at once, or a waiting receiver).
+        if (_routes.Inboxes.TryGetValue(channel, out var inbox) && inbox.Receive(cancellationToken, asker) is { } received)
+            return received;
+        // None lives (or it ended as we reached it): the router starts one and hands it this receiver.
+        var waiter = new ReceiveWaiter(asker);
+        waiter.CancelWith(cancellationToken);
+        return WithActors(waiter, actors => actors.Router.Tell(new RouterActor.WaitForMessage(channel, waiter)));
     }
-
-    // Apart from the hot path: a lambda capturing parameters costs a closure on every call of its method.
-    private Task<IReadOnlyDictionary<string, object?>> ReceiveBeforeStartAsync(string channel, CancellationToken cancellationToken)
-    {
-        // Told once the actors have started, maybe after the close: registered on it.
-        var early = new PendingReply<IReadOnlyDictionary<string, object?>>(cancellationToken, _closed.Token);
-        var cancellable = cancellationToken.CanBeCanceled;
-        return WithActors(early, actors =>
-            TellWaitForMessage(actors.Router, _routes, _routes.Channels.GetValueOrDefault(channel), channel, early, cancellable));
-    }
-
-    // live: the channel's entry as the caller found it, if any.
-    private static void TellWaitForMessage(IActorRef router, LayerRoutes routes, ChannelEntry? live, string channel,
-        PendingReply<IReadOnlyDictionary<string, object?>> reply, bool cancellable)
-    {
-        if (cancellable) RemoveWhenCancelled(router, routes, channel, reply);
-        // Straight to the channel's actor while it lives; the router starts one otherwise.
-        if (live is { } entry && entry.TryCountSend())
-            entry.Actor.Tell(new ChannelActor.WaitForMessage(reply));
-        else
-            router.Tell(new RouterActor.WaitForMessage(channel, reply));
-    }
-
-    // A waiter that gives up is removed at once, so an idle channel can stop.
-    private static void RemoveWhenCancelled(IActorRef router, LayerRoutes routes, string channel,
-        PendingReply<IReadOnlyDictionary<string, object?>> reply) =>
-        reply.OnCancelled = r =>
-        {
-            if (routes.Channels.TryGetValue(channel, out var live) && live.TryCountSend())
-                live.Actor.Tell(new ChannelActor.ReceiveCancelled(r));
-            else
-                router.Tell(new RouterActor.ReceiveCancelled(channel, r));
-        };
 
     /// <inheritdoc />
     public Task GroupAddAsync(string group, string channel, CancellationToken cancellationToken = default)
     {
-        ThrowIfClosed();
         Names.ValidateGroup(group);
         ValidateOwnChannel(channel);
+        if (IsClosed) return ClosedTask<Done>();
         var reply = new PendingReply<Done>(cancellationToken, _closed.Token);
         return WithActors(reply, actors => actors.Groups.Tell(new GroupMembershipActor.Add(group, channel, reply)));
     }
@@ -196,9 +160,9 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
     /// <inheritdoc />
     public Task GroupDiscardAsync(string group, string channel, CancellationToken cancellationToken = default)
     {
-        ThrowIfClosed();
         Names.ValidateGroup(group);
         Names.ValidateChannel(channel);
+        if (IsClosed) return ClosedTask<Done>();
         var reply = new PendingReply<Done>(cancellationToken, _closed.Token);
         return WithActors(reply, actors => actors.Groups.Tell(new GroupMembershipActor.Discard(group, channel, reply)));
     }
@@ -210,7 +174,7 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
     /// </summary>
     public Task<RabbitMQ.Client.IConnection> GetConnectionAsync(CancellationToken cancellationToken = default)
     {
-        ThrowIfClosed();
+        if (IsClosed) return ClosedTask<RabbitMQ.Client.IConnection>();
         var reply = new PendingReply<RabbitMQ.Client.IConnection>(cancellationToken, _closed.Token);
         return WithActors(reply, actors => actors.Connection.Tell(new ConnectionActor.GetConnection(reply)));
     }
@@ -221,7 +185,7 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
     /// </summary>
     public Task WaitForConnectionAsync(CancellationToken cancellationToken = default)
     {
-        ThrowIfClosed();
+        if (IsClosed) return ClosedTask<Done>();
         var reply = new PendingReply<Done>(cancellationToken, _closed.Token);
         return WithActors(reply, actors => actors.Connection.Tell(new ConnectionActor.AwaitConnected(reply)));
     }
@@ -234,6 +198,18 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
             return _closeTask ??= CloseOnceAsync();
         }
     }
+
+    /// <summary>
+    /// One of the layer's actors whose state cannot be rebuilt failed: the layer closes, and every
+    /// call fails with a <see cref="ChannelLayerClosedException"/> that carries the cause.
+    /// </summary>
+    internal Task FailAsync(Exception cause)
+    {
+        Interlocked.CompareExchange(ref _failure, cause, null);
+        return CloseAsync();
+    }
+
+    private Exception? _failure;
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync() => await CloseAsync().ConfigureAwait(false);
@@ -289,12 +265,16 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
         return WithActors(publish.Reply, actors => actors.Connection.Tell(publish));
     }
 
-    private Task<T> WithActors<T>(PendingReply<T> reply, Action<ChannelLayerActor.LayerActors> send)
+    // reply: completed by the actors, or failed here when they are gone before it reached them.
+    private Task<T> WithActors<T>(TaskCompletionSource<T> reply, Action<ChannelLayerActor.LayerActors> send)
     {
-        if (reply.IsDone) return reply.Task;
+        if (reply.Task.IsCompleted) return reply.Task;
         if (_started)
         {
             send(_actors.Result);
+            // Told after the close began (the close is signalled before the actors hear of it):
+            // the actors may have stopped already.
+            if (IsClosed) reply.TrySetException(new ChannelLayerClosedException());
             return reply.Task;
         }
         lock (_startLock)
@@ -304,7 +284,7 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
                 // The actors are still starting: keep calls in order until they are up.
                 _waitingForStart.Enqueue(actors =>
                 {
-                    if (actors is null) reply.TryFail(new ChannelLayerClosedException());
+                    if (actors is null) reply.TrySetException(new ChannelLayerClosedException());
                     else send(actors);
                 });
                 return reply.Task;
@@ -324,10 +304,12 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
         }
     }
 
-    private void ThrowIfClosed()
-    {
-        if (_closed.IsCancellationRequested) throw new ChannelLayerClosedException();
-    }
+    private bool IsClosed => _closed.IsCancellationRequested;
+
+    // TAP: a closed layer is state, reported in the task (only bad arguments throw from the call).
+    private Task<T> ClosedTask<T>() => Task.FromException<T>(Volatile.Read(ref _failure) is { } cause
+        ? new ChannelLayerClosedException($"The channel layer failed and closed: {cause.Message}", cause)
+        : new ChannelLayerClosedException());
 
     private static void ValidateDestinationChannel(string channel)
     {

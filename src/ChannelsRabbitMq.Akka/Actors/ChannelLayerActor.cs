@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Actor.Internal;
 using Akka.Event;
 using ChannelsRabbitMq.Akka.Transport;
 
@@ -16,7 +17,7 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(4);  // within CoordinatedShutdown's default 5 s phase
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly IActorChannelLayer _layer;
+    private readonly RabbitMqChannelLayer _layer;
     private readonly RabbitMqChannelLayerOptions _options;
     private readonly string _queueName;
     private readonly IAmqpTransport _transport;
@@ -61,23 +62,43 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
         private CloseTimedOut() { }
     }
 
-    protected override SupervisorStrategy SupervisorStrategy() =>
-        new OneForOneStrategy(-1, -1, cause =>
+    /// <summary>
+    /// The connection actor is restarted on failure: a lost connection is the normal way it asks
+    /// to reconnect, and what it holds (stashed publishes, the session) is rebuilt by the restart.
+    /// The router and the group-membership actor hold what cannot be rebuilt — the live channels
+    /// with their buffered copies and waiting receivers, the group members and the bindings to
+    /// replay — so a failure of either one fails the whole layer, loudly, instead of letting it
+    /// half-work with that state gone.
+    /// </summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new LayerSupervision(this);
+
+    private sealed class LayerSupervision(ChannelLayerActor root) : OneForOneStrategy(-1, -1, _ => Directive.Restart, loggingEnabled: false)
+    {
+        public override void ProcessFailure(IActorContext context, bool restart, IActorRef child, Exception cause, ChildRestartStats stats,
+            IReadOnlyCollection<ChildRestartStats> children)
         {
-            // A lost connection is the normal way the connection actor asks to be restarted,
-            // and it has logged it already. Anything else is a bug worth an error line.
-            if (cause is not ConnectionLostException)
-                _log.Error(cause, "A channel-layer actor failed; restarting it");
-            return Directive.Restart;
-        }, loggingEnabled: false);
+            if (child.Equals(root._connection))
+            {
+                // Logged already when it is a lost connection; anything else is a bug worth an error line.
+                if (cause is not ConnectionLostException) root._log.Error(cause, "The connection actor failed; restarting it");
+                base.ProcessFailure(context, restart, child, cause, stats, children);
+                return;
+            }
+            context.Stop(child);
+            context.Self.Tell(new ChildFailed(child.Path.Name, cause));
+        }
+    }
+
+    private sealed record ChildFailed(string Name, Exception Cause);
 
     protected override void PreStart()
     {
         var channels = new ChannelActor.ChannelSettings(_options.EffectiveLocalExpiry, ChannelIdleAfter,
-            RequeuedOnLoss: !_options.ExclusiveQueue, _counters, _routes.HandedOver, _routes.IdleChecks);
+            RequeuedOnLoss: !_options.ExclusiveQueue, _counters, _routes.HandedOver);
         _router = Context.ActorOf(RouterActor.Props(_counters, _options.LocalCapacity, channels, _routes), "router");
         _connection = Context.ActorOf(ConnectionActor.Props(_options, _queueName, _transport, _router, _counters, _routes), "connection");
         _groups = Context.ActorOf(GroupMembershipActor.Props(_router, _connection), "groups");
+        Context.Watch(_router);
         _started.TrySetResult(new LayerActors(Self, _connection, _router, _groups));
     }
 
@@ -89,6 +110,12 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
                 break;
             case GroupMembershipActor.GetGroups:
                 _groups.Forward(message);
+                break;
+            case ChildFailed failed:
+                _counters.LayerFailed($"the {failed.Name} actor failed: {failed.Cause.GetType().Name}: {failed.Cause.Message}");
+                _ = _layer.FailAsync(failed.Cause); // every call fails from here on
+                _log.Error(failed.Cause, "The layer's {0} actor failed; its state cannot be rebuilt, so the layer failed and closes. " +
+                                         "Every call now fails with ChannelLayerClosedException.", failed.Name);
                 break;
             case Close close:
                 _closeWaiters.Add(close.Completion);
@@ -104,6 +131,11 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
                 break;
             case RouterActor.Closed:
                 // Stopping only once the router has failed its receivers avoids dead letters.
+                _routerClosed = true;
+                if (_connectionClosed) Context.Stop(Self);
+                break;
+            case Terminated terminated when terminated.ActorRef.Equals(_router):
+                // Stopped after a failure: its inboxes are closed (PostStop), nothing waits on it.
                 _routerClosed = true;
                 if (_connectionClosed) Context.Stop(Self);
                 break;

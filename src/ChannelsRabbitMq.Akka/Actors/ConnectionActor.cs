@@ -337,7 +337,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                 // A surviving queue redelivers what a lost connection held unacked; the fingerprint
                 // lets the router recognise a redelivery of a message it already handed over.
                 var print = fingerprint ? System.IO.Hashing.XxHash3.HashToUInt64(body.Span) : 0UL;
-                if (routes.TryDispatchDirect(session, deliveryTag, decoded, delivery.Redelivered, print, delivery.Trace, router)) return;
+                if (routes.TryDeliverDirectly(session, deliveryTag, decoded, delivery.Redelivered, print, delivery.Trace, router)) return;
                 routes.InboundQueued();
                 router.Tell(new RouterActor.Inbound(session, deliveryTag, decoded)
                 {

@@ -36,7 +36,7 @@ internal static class ProtocolHandler
                 Answer(sender, () => layer.NewChannelAsync(newChannel.Prefix), channel => new ChannelLayerProtocol.ChannelCreated(channel));
                 return true;
             case ChannelLayerProtocol.Receive receive:
-                Answer(sender, () => layer.ReceiveAsync(receive.Channel), message => new ChannelLayerProtocol.Received(receive.Channel, message));
+                AnswerReceive(receive, layer, sender);
                 return true;
             case ChannelLayerProtocol.GetStatistics:
                 sender.Tell(layer.GetStatistics());
@@ -44,6 +44,37 @@ internal static class ProtocolHandler
             default:
                 return false;
         }
+    }
+
+    // The asker's own Ask timeout cannot be claimed against: the layer learns of it only once the
+    // temporary asker has stopped, and skips a receiver whose asker is gone. Receive.Timeout,
+    // shorter than the Ask's, ends the receive inside the layer, so the message stays queued.
+    private static void AnswerReceive(ChannelLayerProtocol.Receive receive, IActorChannelLayer layer, IActorRef sender)
+    {
+        if (receive.Timeout is { } timeout && timeout <= TimeSpan.Zero)
+        {
+            sender.Tell(new Status.Failure(new ArgumentOutOfRangeException(nameof(receive.Timeout), timeout, "Receive.Timeout must be positive.")));
+            return;
+        }
+        var deadline = receive.Timeout is { } t ? new CancellationTokenSource(t) : null;
+        var token = deadline?.Token ?? CancellationToken.None;
+        Answer(sender, async () =>
+        {
+            try
+            {
+                return layer is RabbitMqChannelLayer rabbit
+                    ? await rabbit.ReceiveAsync(receive.Channel, token, sender).ConfigureAwait(false)
+                    : await layer.ReceiveAsync(receive.Channel, token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (deadline is { IsCancellationRequested: true })
+            {
+                throw new TimeoutException($"No message arrived on channel {receive.Channel} within {receive.Timeout}.");
+            }
+            finally
+            {
+                deadline?.Dispose();
+            }
+        }, message => new ChannelLayerProtocol.Received(receive.Channel, message));
     }
 
     private static void Answer(IActorRef sender, Func<Task> operation) =>

@@ -6,12 +6,15 @@ using ChannelsRabbitMq.Akka.Wire;
 namespace ChannelsRabbitMq.Akka.Actors;
 
 /// <summary>
-/// Dispatches each delivery to the <see cref="ChannelActor"/> of its channel, or, for a group
-/// message, to every local member of the group (members as known when it arrives: a channel
-/// that left the group a moment ago may still get a message routed before it left). It counts
-/// the copies of each delivery and acks it once all have been received or have expired, so a
-/// group message counts once against <c>LocalCapacity</c>. A group message with no local member
-/// is acked at once: it must not hold a prefetch slot.
+/// The control plane of deliveries: which channels live (it starts a <see cref="ChannelActor"/>
+/// for a channel on its first delivery, receive or subscription, and forgets it when that actor
+/// ends its inbox), which local channels belong to which group (told by the group-membership
+/// actor), and which redeliveries after a lost connection were received already. It dispatches
+/// what the consumer cannot: group messages (a copy to each local member), redeliveries, and
+/// messages for a channel with no live inbox; a message to a live channel goes from the consumer
+/// straight into its inbox (<see cref="LayerRoutes.TryDeliverDirectly"/>). A group message with
+/// no local member, and a message for a channel that is not this layer's, is acked and dropped
+/// at once: it must not hold a prefetch slot.
 /// </summary>
 internal sealed class RouterActor : UntypedActor, IWithTimers
 {
@@ -24,21 +27,19 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     private readonly int _localCapacity;
     private readonly ChannelActor.ChannelSettings _settings;
     private readonly LayerRoutes _routes;
-    private System.Collections.Concurrent.ConcurrentDictionary<string, ChannelEntry> _channels;
+    private System.Collections.Concurrent.ConcurrentDictionary<string, ChannelInbox> _inboxes;
     private int _liveChannels;
     private int _peakChannels;
 
     private readonly Dictionary<string, string[]> _groupMembers = new(StringComparer.Ordinal);
     private bool _closed;
-    private IActorRef _closeRequester = ActorRefs.Nobody;
-    private int _channelsClosing;
     private bool _publishedBiggest;
 
     public RouterActor(LayerCounters counters, int localCapacity, ChannelActor.ChannelSettings settings, LayerRoutes routes)
     {
         _settings = settings;
         _routes = routes;
-        _channels = routes.Channels;
+        _inboxes = routes.Inboxes;
         _counters = counters;
         _queueName = counters.QueueName;
         _localCapacity = localCapacity;
@@ -57,17 +58,14 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
         public TraceHeaders Trace { get; init; }
     }
 
-    /// <summary>A caller waits for the next message of <paramref name="Channel"/>.</summary>
-    public sealed record WaitForMessage(string Channel, PendingReply<IReadOnlyDictionary<string, object?>> Reply);
+    /// <summary>A receiver for a channel with no live inbox (or one that ended as the caller reached it).</summary>
+    public sealed record WaitForMessage(string Channel, ReceiveWaiter Waiter);
 
     /// <summary>Push every message of <paramref name="Channel"/> to an actor.</summary>
     public sealed record Subscribe(string Channel, IActorRef Subscriber, PendingReply<Done> Reply);
 
     /// <summary>End a subscription.</summary>
     public sealed record Unsubscribe(string Channel, IActorRef Subscriber, PendingReply<Done> Reply);
-
-    /// <summary>A waiting caller gave up.</summary>
-    public sealed record ReceiveCancelled(string Channel, PendingReply<IReadOnlyDictionary<string, object?>> Reply);
 
     /// <summary>The local members of a group changed (from the group-membership actor).</summary>
     public sealed record GroupMembersChanged(string Group, string[] Members);
@@ -86,8 +84,8 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
         private WarnBackPressure() { }
     }
 
-    /// <summary>A channel actor has been idle since it handled <paramref name="Handled"/> messages.</summary>
-    public sealed record ChannelIdle(string Channel, long Handled);
+    /// <summary>A channel actor ended its idle inbox and stops.</summary>
+    public sealed record ChannelEnded(ChannelInbox Inbox);
 
     /// <summary>
     /// The connection that delivered these envelopes is gone. When the broker requeues what it
@@ -95,7 +93,6 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     /// would be delivered twice.
     /// </summary>
     public sealed record SessionLost(IAmqpSession Session, bool DeliveriesRequeued);
-
 
     /// <summary>The layer closes: fail all waiting receivers, drop buffers.</summary>
     public sealed class Close
@@ -134,9 +131,11 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
 
     protected override void PostStop()
     {
-        // The channel actors stop with this one (also on a restart): callers must not reach them.
-        foreach (var entry in _channels.Values) entry.MarkStopped();
-        _channels.Clear();
+        // The channel actors stop with this one (their PostStop closes their inboxes): callers
+        // must not reach them.
+        _routes.CloseInbound();
+        foreach (var inbox in _inboxes.Values) inbox.Close();
+        _inboxes.Clear();
         _counters.LiveChannelCount(0);
     }
 
@@ -155,26 +154,23 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
                 }
                 break;
             case WaitForMessage receive:
-                if (_closed) { receive.Reply.TryFail(new ChannelLayerClosedException()); break; }
-                SendToChannel(receive.Channel, new ChannelActor.WaitForMessage(receive.Reply));
+                if (_closed) receive.Waiter.TryFail(new ChannelLayerClosedException());
+                else while (!InboxOf(receive.Channel).TryWait(receive.Waiter)) { }
                 break;
             case Subscribe subscribe:
                 if (_closed) { subscribe.Reply.TryFail(new ChannelLayerClosedException()); break; }
-                SendToChannel(subscribe.Channel, new ChannelActor.Subscribe(subscribe.Subscriber, subscribe.Reply));
+                var target = InboxOf(subscribe.Channel);
+                while (!target.TryExpectControl()) target = InboxOf(subscribe.Channel);
+                target.Owner.Tell(new ChannelActor.Subscribe(subscribe.Subscriber, subscribe.Reply));
                 break;
             case Unsubscribe unsubscribe:
-                if (_channels.ContainsKey(unsubscribe.Channel))
-                    SendToChannel(unsubscribe.Channel, new ChannelActor.Unsubscribe(unsubscribe.Subscriber, unsubscribe.Reply));
+                // No live inbox, or one that ended: nobody subscribes there.
+                if (_inboxes.TryGetValue(unsubscribe.Channel, out var subscribed) && subscribed.TryExpectControl())
+                    subscribed.Owner.Tell(new ChannelActor.Unsubscribe(unsubscribe.Subscriber, unsubscribe.Reply));
                 else
                     unsubscribe.Reply.TrySucceed(Done.Instance);
                 break;
             case RefreshStatistics:
-                while (_routes.IdleChecks.TryDequeue(out var handed))
-                {
-                    handed.IdleCheckTaken();
-                    if (handed.Parked is null && _channels.TryGetValue(handed.Channel, out var live) && live == handed)
-                        handed.Actor.Tell(ChannelActor.CheckIdle.Instance);
-                }
                 // Nothing held and nothing published: no need to walk every channel.
                 if (_counters.LocalBacklog > 0 || _publishedBiggest)
                 {
@@ -183,26 +179,19 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
                     _publishedBiggest = biggest.Count > 0;
                 }
                 break;
-            case ReceiveCancelled cancelled:
-                if (_channels.ContainsKey(cancelled.Channel))
-                    SendToChannel(cancelled.Channel, new ChannelActor.ReceiveCancelled(cancelled.Reply));
-                break;
             case WarnBackPressure:
                 _log.Warning("Back-pressuring. Biggest queues: {0}", DescribeBiggest());
                 break;
             case WarnExpired:
                 _log.Warning("A message (or messages) expired locally. Biggest queues: {0}", DescribeBiggest());
                 break;
-            case ChannelIdle idle:
-                // Only if nothing was told to it since (by this router or by a caller directly).
-                if (!_closed && _channels.TryGetValue(idle.Channel, out var entry) && entry.Actor.Equals(Sender) && entry.TryStopIdle(idle.Handled))
+            case ChannelEnded ended:
+                if (_inboxes.TryRemove(new KeyValuePair<string, ChannelInbox>(ended.Inbox.Channel, ended.Inbox)))
                 {
-                    _channels.TryRemove(idle.Channel, out _);
-                    Context.Stop(entry.Actor);
                     _counters.LiveChannelCount(--_liveChannels);
                     if (_peakChannels >= 256 && _liveChannels < _peakChannels / 4)
                     {
-                        _channels = _routes.ShrinkChannels();
+                        _inboxes = _routes.ShrinkInboxes();
                         _peakChannels = _liveChannels;
                     }
                 }
@@ -216,7 +205,7 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
                 // among the latest deliveries. Those handed over lately may be redelivered.
                 _handedOverBeforeLoss.Clear();
                 _routes.HandedOver.TakeFrom(lost.Session, _handedOverBeforeLoss);
-                foreach (var channel in _channels.Values) channel.Actor.Tell(new ChannelActor.DiscardFrom(lost.Session));
+                foreach (var inbox in _inboxes.Values) inbox.DiscardFrom(lost.Session);
                 break;
             case SessionLost:
                 // The exclusive queue died with the connection, so nothing will be redelivered:
@@ -226,20 +215,11 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
                 Sender.Tell(new Backlog(_counters.LocalBacklog, _liveChannels, Biggest(int.MaxValue)));
                 break;
             case Close:
-                // Closed only once every channel actor has failed what it holds and what was
-                // already on its way to it: stopping it earlier would drop those receives unanswered.
+                // Every inbox fails its receivers now, and every later receive: nothing stays unanswered.
                 _closed = true;
                 _routes.CloseInbound();
-                _closeRequester = Sender;
-                foreach (var channel in _channels.Values)
-                {
-                    channel.Actor.Tell(ChannelActor.Close.Instance);
-                    _channelsClosing++;
-                }
-                if (_channelsClosing == 0) _closeRequester.Tell(Closed.Instance);
-                break;
-            case ChannelActor.ClosedDown:
-                if (--_channelsClosing == 0) _closeRequester.Tell(Closed.Instance);
+                foreach (var inbox in _inboxes.Values) inbox.Close();
+                Sender.Tell(Closed.Instance);
                 break;
             default:
                 Unhandled(message);
@@ -270,11 +250,11 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
                     channel.Length > 120 ? channel[..120] + "…" : channel, _queueName);
                 return;
             }
-            Enqueue(inbound, [channel]);
+            Deliver(inbound, [channel]);
         }
         else if (decoded.Group is { } group && _groupMembers.TryGetValue(group, out var members))
         {
-            Enqueue(inbound, members);
+            Deliver(inbound, members);
         }
         else
         {
@@ -285,7 +265,8 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
         }
     }
 
-    private void Enqueue(Inbound inbound, string[] channels)
+    // One envelope for the delivery, one copy offered to each channel's inbox.
+    private void Deliver(Inbound inbound, string[] channels)
     {
         var envelope = new Envelope(inbound.Session, inbound.DeliveryTag, inbound.Decoded.Message, channels.Length, Environment.TickCount64)
         {
@@ -293,13 +274,8 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
             Trace = inbound.Trace,
         };
         _counters.AdjustBacklog(+1);
-        ChannelActor.Enqueue? enqueue = null; // immutable: one for every copy
-        var requeued = ChannelActor.Requeued(envelope, _settings);
-        var pushed = 0;
         foreach (var channel in channels)
-            if (_routes.OfferCopy(EntryOf(channel), envelope, requeued, ref enqueue, alwaysTell: true) == CopyOutcome.Pushed)
-                pushed++;
-        if (pushed > 0) ChannelActor.PushedCopiesDone(envelope, pushed, requeued, _settings);
+            while (!InboxOf(channel).TryOffer(envelope)) { }
         if (inbound.Decoded.Group is not null) _counters.GroupDelivered(channels.Length);
         if (_counters.LocalBacklog >= _localCapacity && _counters.BackPressureWarningDue(WarningInterval))
             _log.Warning("Back-pressuring. Biggest queues: {0}", DescribeBiggest());
@@ -309,24 +285,17 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
         Names.IsValidChannelName(channel) && Names.IsProcessSpecific(channel) &&
         string.Equals(Names.QueueOf(channel), _queueName, StringComparison.Ordinal);
 
-    private ChannelEntry EntryOf(string channel)
+    // The channel's live inbox; a new channel actor (and inbox) if none lives or it has just ended.
+    private ChannelInbox InboxOf(string channel)
     {
-        if (!_channels.TryGetValue(channel, out var entry))
-        {
-            entry = new ChannelEntry(channel, _settings);
-            entry.Actor = Context.ActorOf(ChannelActor.Props(entry, _settings));
-            _channels[channel] = entry;
-            _counters.LiveChannelCount(++_liveChannels);
-            _peakChannels = Math.Max(_peakChannels, _liveChannels);
-        }
-        return entry;
-    }
-
-    private void SendToChannel(string channel, object message)
-    {
-        var entry = EntryOf(channel);
-        entry.TryCountSend(); // always counts: only this actor stops channel actors
-        entry.Actor.Tell(message);
+        var replaced = _inboxes.TryGetValue(channel, out var inbox);
+        if (replaced && !inbox!.IsEnded) return inbox;
+        inbox = ChannelActor.Start(Context, channel, _settings);
+        _inboxes[channel] = inbox;
+        if (replaced) return inbox; // its ChannelEnded will find the new one and leave it
+        _counters.LiveChannelCount(++_liveChannels);
+        _peakChannels = Math.Max(_peakChannels, _liveChannels);
+        return inbox;
     }
 
     private string DescribeBiggest() =>
@@ -336,8 +305,8 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     {
         // Only channels holding copies are sorted (at most the backlog's worth), each read once.
         var holding = new List<KeyValuePair<string, int>>();
-        foreach (var (channel, entry) in _channels)
-            if (entry.Buffered is > 0 and var buffered) holding.Add(new(channel, buffered));
+        foreach (var (channel, inbox) in _inboxes)
+            if (inbox.Count is > 0 and var buffered) holding.Add(new(channel, buffered));
         holding.Sort(static (a, b) => b.Value.CompareTo(a.Value));
         if (holding.Count > count) holding.RemoveRange(count, holding.Count - count);
         return holding;

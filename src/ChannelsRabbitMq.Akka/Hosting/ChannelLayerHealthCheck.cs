@@ -75,6 +75,8 @@ public sealed class ChannelLayerHealthCheck : IHealthCheck
 
         var statistics = layer.GetStatistics();
         var data = Data(statistics);
+        if (statistics.Failure is { } failure)
+            return Task.FromResult(new HealthCheckResult(failureStatus, $"The layer failed and closed: {failure}; queue {statistics.QueueName}.", data: data));
         if (statistics.Connected)
             return Task.FromResult(HealthCheckResult.Healthy($"Connected; queue {statistics.QueueName}.", data));
 

@@ -79,6 +79,11 @@ internal sealed class LayerCounters
 
     public void LayerClosed() => _closed = true;
 
+    /// <summary>The layer failed (an actor whose state cannot be rebuilt failed) and closes.</summary>
+    public void LayerFailed(string why) => _failure = why;
+
+    private volatile string? _failure;
+
     /// <summary>A delivery enters (+1) or leaves (−1, acked or dropped) the local backlog.</summary>
     public void AdjustBacklog(int delta) => Interlocked.Add(ref _localBacklog, delta);
 
@@ -118,7 +123,10 @@ internal sealed class LayerCounters
             Interlocked.Read(ref _malformed),
             LocalBacklog,
             _liveChannels,
-            _biggest);
+            _biggest)
+        {
+            Failure = _failure,
+        };
     }
 
     private void Count(ref long field, System.Diagnostics.Metrics.Counter<long> counter, int amount)

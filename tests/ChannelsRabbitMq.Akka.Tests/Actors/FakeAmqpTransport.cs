@@ -26,6 +26,9 @@ internal sealed class FakeAmqpTransport : IAmqpTransport
 
     public ConcurrentQueue<ulong> Acks { get; } = new();
 
+    /// <summary>Every ack throws from now on (a broken transport, to fail whoever acks).</summary>
+    public volatile bool FailAcks;
+
     /// <summary>Refuse the next <paramref name="count"/> connection attempts.</summary>
     public void RefuseConnects(int count) { lock (_gate) _refuseConnects = count; }
 
@@ -165,6 +168,7 @@ internal sealed class FakeAmqpTransport : IAmqpTransport
 
         public void Ack(ulong deliveryTag)
         {
+            if (_transport.FailAcks) throw new InvalidOperationException("ack refused (simulated)");
             if (!_open) return;
             lock (_gate)
             {
