@@ -68,7 +68,8 @@ public sealed class RabbitMqChannelLayerOptions
     /// wait from <see cref="ReconnectDelay"/> up to this, each wait spread by ±20 % so that many
     /// processes do not retry in step. Default 10 s: a broker back from an outage is rejoined
     /// within 10 s (well inside the health check's 30 s before Unhealthy), while a fleet of N
-    /// processes costs a dead broker about N/10 connection attempts per second.
+    /// processes costs a dead broker about N/10 connection attempts per second. A
+    /// <see cref="ReconnectDelay"/> above it is used as is, without growing.
     /// </summary>
     public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -101,8 +102,7 @@ public sealed class RabbitMqChannelLayerOptions
         if (ReconnectDelay < TimeSpan.Zero) throw new ArgumentException("ReconnectDelay must not be negative.", nameof(ReconnectDelay));
         if (ConnectTimeout <= TimeSpan.Zero) throw new ArgumentException("ConnectTimeout must be positive.", nameof(ConnectTimeout));
         if (!Enum.IsDefined(QueueMode)) throw new ArgumentException($"QueueMode {(int)QueueMode} is not Auto, Durable or Exclusive.", nameof(QueueMode));
-        if (MaxReconnectDelay < ReconnectDelay)
-            throw new ArgumentException("MaxReconnectDelay must not be less than ReconnectDelay.", nameof(MaxReconnectDelay));
+        if (MaxReconnectDelay < TimeSpan.Zero) throw new ArgumentException("MaxReconnectDelay must not be negative.", nameof(MaxReconnectDelay));
         if (QueueGracePeriod < TimeSpan.FromSeconds(1) && QueueMode != QueueMode.Exclusive)
             throw new ArgumentException("QueueGracePeriod must be at least 1 second.", nameof(QueueGracePeriod));
         if (MaxMessageSize < 1024) throw new ArgumentException("MaxMessageSize must be at least 1024 bytes.", nameof(MaxMessageSize));

@@ -13,10 +13,11 @@ internal static class ReconnectBackoff
 
     /// <param name="failures">Consecutive failed attempts, at least 1.</param>
     /// <param name="baseDelay">The wait after the first failure (<c>ReconnectDelay</c>).</param>
-    /// <param name="maxDelay">The cap (<c>MaxReconnectDelay</c>).</param>
+    /// <param name="maxDelay">The cap (<c>MaxReconnectDelay</c>); a <paramref name="baseDelay"/> above it is the cap.</param>
     /// <param name="random">A uniform sample in [0, 1).</param>
     public static TimeSpan Delay(int failures, TimeSpan baseDelay, TimeSpan maxDelay, double random)
     {
+        if (maxDelay < baseDelay) maxDelay = baseDelay;
         var doublings = Math.Clamp(failures - 1, 0, 30);
         var unspread = Math.Min(maxDelay.TotalMilliseconds, baseDelay.TotalMilliseconds * Math.Pow(2, doublings));
         var spread = unspread * (1 + Jitter * (2 * random - 1));
