@@ -16,6 +16,11 @@ namespace ChannelsRabbitMq.Akka;
 /// <param name="LocalBacklog">Deliveries held in memory, not yet acked (at most <c>LocalCapacity</c>).</param>
 /// <param name="LiveChannels">Channels with buffered messages, waiting receivers or a subscriber.</param>
 /// <param name="BiggestBuffers">The channels with the most buffered messages, biggest first (refreshed about every second).</param>
+/// <param name="LastConnectionError">
+/// Why the latest connection attempt failed, with the fix where known (no password); null while
+/// connected and before any attempt failed.
+/// </param>
+/// <param name="LastConnectionErrorSince">Since when attempts have been failing for that cause; null with <paramref name="LastConnectionError"/>.</param>
 public sealed record ChannelLayerStatistics(
     string QueueName,
     bool Closed,
@@ -31,7 +36,9 @@ public sealed record ChannelLayerStatistics(
     long Malformed,
     int LocalBacklog,
     int LiveChannels,
-    IReadOnlyList<KeyValuePair<string, int>> BiggestBuffers)
+    IReadOnlyList<KeyValuePair<string, int>> BiggestBuffers,
+    string? LastConnectionError = null,
+    DateTimeOffset? LastConnectionErrorSince = null)
 {
     /// <summary>
     /// Why the layer failed and closed itself (one of its actors whose state cannot be rebuilt

@@ -27,6 +27,9 @@ public sealed class ConfigurationBindingSpecs
                   "ReconnectDelay": "0.5",
                   "ConnectTimeout": "00:00:05",
                   "MaxMessageSize": 65536,
+                  "MaxReconnectDelay": "20",
+                  "QueueMode": "exclusive",
+                  "QueueGracePeriod": "00:00:30",
                   "Tls": {
                     "CaCertificatePath": {{Json(TestBroker.Ssl("ca.pem"))}},
                     "ClientCertificatePath": {{Json(TestBroker.Ssl("client.pem"))}},
@@ -50,6 +53,9 @@ public sealed class ConfigurationBindingSpecs
         Assert.Equal(TimeSpan.FromMilliseconds(500), options.ReconnectDelay);
         Assert.Equal(TimeSpan.FromSeconds(5), options.ConnectTimeout);
         Assert.Equal(65536, options.MaxMessageSize);
+        Assert.Equal(TimeSpan.FromSeconds(20), options.MaxReconnectDelay);
+        Assert.Equal(QueueMode.Exclusive, options.QueueMode);
+        Assert.Equal(TimeSpan.FromSeconds(30), options.QueueGracePeriod);
         Assert.NotNull(options.Tls);
         Assert.Equal(TestBroker.Ssl("ca.pem"), options.Tls.CaCertificatePath);
         Assert.Equal(TestBroker.Ssl("client.pem"), options.Tls.ClientCertificatePath);

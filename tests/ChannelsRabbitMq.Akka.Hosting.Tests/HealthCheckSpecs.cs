@@ -53,6 +53,17 @@ public sealed class HealthCheckSpecs(ITestOutputHelper output) : HostingTestKit(
     }
 
     [Fact]
+    public async Task A_layer_that_cannot_connect_says_why_in_the_description_and_the_data()
+    {
+        var entry = await Eventually.Until(() => CheckAsync("channel-layer-down"), e => e.Data.ContainsKey("lastConnectionError"), "a failed attempt");
+
+        Assert.Contains("Connection attempts failing since", entry.Description);
+        Assert.Contains("is RabbitMQ running", entry.Description);
+        Assert.Contains("is RabbitMQ running", (string)entry.Data["lastConnectionError"]);
+        Assert.IsType<DateTimeOffset>(entry.Data["lastConnectionErrorSince"]);
+    }
+
+    [Fact]
     public async Task A_layer_disconnected_for_longer_than_UnhealthyAfter_is_Unhealthy()
     {
         var entry = await Eventually.Until(() => CheckAsync("down-200ms"), e => e.Status != HealthStatus.Degraded, "past UnhealthyAfter");

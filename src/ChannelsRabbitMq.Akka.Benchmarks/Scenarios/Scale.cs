@@ -24,7 +24,7 @@ internal static class Scale
                        $"subscription (one subscriber actor for all); idle: {BenchContext.Count(idleChannels)} pending receives cancelled, " +
                        $"then the channels must stop; groups: {BenchContext.Count(groups)} groups joined by one channel, all adds issued at once, " +
                        $"then the connection is aborted (IConnection.AbortAsync on the layer's connection) and the time until the layer " +
-                       $"is connected again with every binding replayed is measured, with the default queue and with ExclusiveQueue; " +
+                       $"is connected again with every binding replayed is measured, with QueueMode.Durable and QueueMode.Exclusive; " +
                        $"{rounds} round(s), 1 small warm-up.";
 
         await MemoryAsync(context, result, channels, rounds);
@@ -208,7 +208,7 @@ internal static class Scale
 
         foreach (var exclusive in new[] { false, true })
         {
-            string mode = exclusive ? "ExclusiveQueue = true" : "default queue (outlives a blip)";
+            string mode = exclusive ? "QueueMode.Exclusive" : "QueueMode.Durable (outlives a blip)";
             var oursBind = new List<double>();
             var oursReplay = new List<double>();
             var oursConflicts = new List<double>();
@@ -257,7 +257,7 @@ internal static class Scale
     private static async Task<(double Bind, double Replay, int ConflictRetries)> OursGroupsRoundAsync(BenchContext context, string[] groups,
         bool exclusiveQueue)
     {
-        await using var layers = await LayerSet.StartAsync(context.Host, 1, o => o.ExclusiveQueue = exclusiveQueue);
+        await using var layers = await LayerSet.StartAsync(context.Host, 1, o => o.QueueMode = exclusiveQueue ? QueueMode.Exclusive : QueueMode.Durable);
         var layer = layers[0];
         var channel = await layer.NewChannelAsync("groups");
 

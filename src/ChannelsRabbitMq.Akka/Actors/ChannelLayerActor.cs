@@ -93,8 +93,12 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
 
     protected override void PreStart()
     {
+        var queueMode = _options.EffectiveQueueMode;
+        _log.Info("Channel layer queue {0} in QueueMode {1} ({2})", _queueName, queueMode,
+            _options.QueueMode != QueueMode.Auto ? "set in the options"
+            : queueMode == QueueMode.Durable ? "Auto: one host" : "Auto: several hosts");
         var channels = new ChannelActor.ChannelSettings(_options.EffectiveLocalExpiry, ChannelIdleAfter,
-            RequeuedOnLoss: !_options.ExclusiveQueue, _counters, _routes.HandedOver);
+            RequeuedOnLoss: queueMode == QueueMode.Durable, _counters, _routes.HandedOver);
         _router = Context.ActorOf(RouterActor.Props(_counters, _options.LocalCapacity, channels, _routes), "router");
         _connection = Context.ActorOf(ConnectionActor.Props(_options, _queueName, _transport, _router, _counters, _routes), "connection");
         _groups = Context.ActorOf(GroupMembershipActor.Props(_router, _connection), "groups");
@@ -108,7 +112,7 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
         {
             case var request when ProtocolHandler.TryAnswer(request, _layer, Sender):
                 break;
-            case GroupMembershipActor.GetGroups:
+            case GroupMembershipActor.GetGroups or GroupMembershipActor.ReplayDone:
                 _groups.Forward(message);
                 break;
             case ChildFailed failed:

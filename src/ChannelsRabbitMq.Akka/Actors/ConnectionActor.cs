@@ -7,16 +7,39 @@ namespace ChannelsRabbitMq.Akka.Actors;
 
 /// <summary>
 /// Owns the connection to RabbitMQ. While connecting it stashes publishes and binding changes;
-/// each attempt connects, checks that no other connection holds the queue name, declares the
-/// groups exchange and the queue, replays every group binding and starts consuming — only then
-/// does traffic flow. Failures are logged and retried every <c>ReconnectDelay</c>, forever.
-/// When an established connection is lost, the actor fails on purpose: its supervisor restarts
-/// it, and the restart is the reconnect.
+/// each attempt connects (on the host after the one just lost, when <c>Host</c> lists several),
+/// declares the groups exchange and the queue (in <see cref="QueueMode.Exclusive"/> after a
+/// passive declare that detects a queue name held elsewhere), starts consuming, replays every
+/// group binding — only then does traffic flow. A failed attempt is retried after a backoff
+/// (<c>ReconnectDelay</c> doubled per consecutive failure up to <c>MaxReconnectDelay</c>, ±20 %),
+/// forever; each distinct cause is logged once, at Error when it needs an operator (or the
+/// layer never connected) with the fix where known, then at Debug, with a Warning reminder every
+/// minute, and is shown in the statistics. When an established connection is lost, the actor
+/// fails on purpose: its supervisor restarts it, and the restart is the reconnect, at once.
 /// </summary>
 /// <remarks>
+/// <para>
 /// Publishes are not serialised: each one is handed to the session at once and completes the
-/// caller's task from the client's confirmation. Binding changes run one at a time, in order, so
-/// a discard followed by an add of the same group cannot be reordered on the wire.
+/// caller's task from the client's confirmation. A publish the session refused before any byte
+/// left (<see cref="PublishNotSentException"/>: the connection was already closing) waits for
+/// the next session; one that may have reached the broker and was not confirmed is at-most-once
+/// ("may be lost"). Binding changes run one at a time, in order, so a discard followed by an add
+/// of the same group cannot be reordered on the wire.
+/// </para>
+/// <para>
+/// Consume before bind: in <see cref="QueueMode.Durable"/> the queue outlives connections, so
+/// the exclusive consume is what proves this connection owns it; binding first could add this
+/// layer's groups to the queue of another live process with the same queue name. The cost is
+/// that deliveries may arrive on a session whose setup then fails: every session abandoned after
+/// its consume started is reported to the router as lost (<see cref="RouterActor.SessionLost"/>),
+/// as a lost established one is, so its unacked deliveries (requeued by the broker) are not
+/// delivered twice.
+/// </para>
+/// <para>
+/// A failure other than a lost connection restarts the actor too: stashed publishes and binding
+/// changes go back to the mailbox, and the call whose handling failed is failed loudly (a
+/// binding change is completed: the restart's replay binds every group).
+/// </para>
 /// </remarks>
 internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWithTimers
 {
@@ -34,6 +57,22 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
     private readonly HashSet<IAmqpSession> _lostDuringSetup = [];
     private bool _shuttingDown;
     private int _attempt;
+    private int _failures;
+    private readonly QueueMode _queueMode;
+    private readonly Dictionary<string, FailureStreak> _failureStreaks = [];
+
+    // The actor that owns each live session: a publish the session refused before sending goes
+    // back to it, whichever thread published it (the caller's, on the shortcut).
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IAmqpSession, IActorRef> Owners = new();
+
+    private sealed class FailureStreak(DateTimeOffset since)
+    {
+        public DateTimeOffset Since { get; } = since;
+        public DateTimeOffset LastLogged { get; set; } = since;
+        public int Attempts { get; set; } = 1;
+    }
+
+    private bool Durable => _queueMode == QueueMode.Durable;
 
     // Survives restarts (the actor instance does not): set through the counters' first connection.
     private bool EverConnected
@@ -51,6 +90,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
         _transport = transport;
         _router = router;
         _redactedHost = AmqpUris.Redact(options.Host);
+        _queueMode = options.EffectiveQueueMode;
     }
 
     public IStash Stash { get; set; } = null!;
@@ -115,6 +155,9 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
 
     private sealed record SessionClosed;
 
+    /// <summary>A publish <paramref name="FailedOn"/> refused before sending: it waits for the next session.</summary>
+    private sealed record Requeued(Publish Publish, IAmqpSession FailedOn);
+
     /// <summary>Told to itself after the stash is drained: callers may now publish on the session directly.</summary>
     private sealed record OpenPublishShortcut(IAmqpSession Session);
 
@@ -131,10 +174,47 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
         if (session is not null)
         {
             _routes.ClosePublishShortcut(session);
-            _router.Tell(new RouterActor.SessionLost(session, DeliveriesRequeued: !_options.ExclusiveQueue));
+            _router.Tell(new RouterActor.SessionLost(session, DeliveriesRequeued: Durable));
             _ = CloseQuietlyAsync(session);
         }
         foreach (var change in _topologyChanges) change.Completion.TrySetResult(Done.Instance);
+    }
+
+    protected override void PreRestart(Exception reason, object message)
+    {
+        // Stashed publishes and binding changes go back to the mailbox for the next incarnation.
+        Stash.UnstashAll();
+        // The message being handled when the actor failed would otherwise vanish with it.
+        if (reason is not ConnectionLostException) FailInterruptedMessage(message);
+        base.PreRestart(reason, message);
+    }
+
+    /// <summary>Answers the caller of a message whose handling crashed the actor: loudly, never silently dropped.</summary>
+    private void FailInterruptedMessage(object message)
+    {
+        var failure = new InvalidOperationException("The channel layer's connection actor failed while handling this call (see the error logged); it restarts.");
+        switch (message)
+        {
+            case Publish publish:
+                publish.Activity?.Dispose();
+                publish.Reply.TryFail(failure);
+                _routes.QueuedPublishHandled();
+                break;
+            case Requeued requeued:
+                requeued.Publish.Activity?.Dispose();
+                requeued.Publish.Reply.TryFail(failure);
+                break;
+            case TopologyChange change:
+                // Membership is the group actor's; the restart's replay binds every group anyway.
+                change.Completion.TrySetResult(Done.Instance);
+                break;
+            case GetConnection get:
+                get.Reply.TryFail(failure);
+                break;
+            case AwaitConnected awaitConnected:
+                awaitConnected.Reply.TryFail(failure);
+                break;
+        }
     }
 
     protected override void OnReceive(object message) => Connecting(message);
@@ -152,25 +232,26 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
             case Connected connected:
                 if (_shuttingDown)
                 {
-                    _ = CloseQuietlyAsync(connected.Session);
+                    Abandon(connected.Session);
                     break;
                 }
                 if (!connected.Session.IsOpen || _lostDuringSetup.Contains(connected.Session))
                 {
                     // Lost between its consume starting and now: its loss notice came while connecting.
                     _lostDuringSetup.Clear();
-                    _ = CloseQuietlyAsync(connected.Session);
-                    _log.Warning("Failure connecting to {0}: the connection was lost while it was being set up. Retrying in {1}",
-                        _redactedHost, _options.ReconnectDelay);
-                    Timers.StartSingleTimer(Connect.Instance, Connect.Instance, _options.ReconnectDelay);
+                    Abandon(connected.Session);
+                    RetryAfter(new SetupLostException());
                     break;
                 }
                 _lostDuringSetup.Clear();
                 _session = connected.Session;
+                Owners.AddOrUpdate(connected.Session, Self);
                 _counters.ConnectionUp(isReconnect: EverConnected);
                 EverConnected = true;
                 _log.Info("Connected to {0} with queue {1}{2}", _redactedHost, _queueName,
                     _attempt > 1 ? $" after {_attempt} attempts" : "");
+                _failures = 0;
+                _failureStreaks.Clear();
                 Become(Active);
                 Stash.UnstashAll();
                 // Queued behind everything unstashed: earlier publishes go out first.
@@ -178,8 +259,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                 break;
             case ConnectFailed failed:
                 if (_shuttingDown) break;
-                LogConnectFailure(failed.Cause);
-                Timers.StartSingleTimer(Connect.Instance, Connect.Instance, _options.ReconnectDelay);
+                RetryAfter(failed.Cause);
                 break;
             case Disconnected disconnected:
                 // Either a session from a failed attempt, or the one being set up right now:
@@ -208,6 +288,13 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
             case Publish publish:
                 _ = PublishAndCompleteAsync(session, publish, _log, _counters);
                 _routes.QueuedPublishHandled();
+                break;
+            case Requeued requeued when requeued.FailedOn == session:
+                // This session is being lost (its loss notice is on its way): the next one sends it.
+                Stash.Stash();
+                break;
+            case Requeued requeued:
+                _ = PublishAndCompleteAsync(session, requeued.Publish, _log, _counters);
                 break;
             case OpenPublishShortcut open when open.Session == session:
                 _routes.OpenPublishShortcut(session, _log);
@@ -280,6 +367,10 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                 publish.Reply.TryFail(new ChannelLayerClosedException());
                 _routes.QueuedPublishHandled();
                 break;
+            case Requeued requeued:
+                requeued.Publish.Activity?.Dispose();
+                requeued.Publish.Reply.TryFail(new ChannelLayerClosedException());
+                break;
             case TopologyChange change:
                 change.Completion.TrySetException(new ChannelLayerClosedException());
                 break;
@@ -290,7 +381,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                 awaitConnected.Reply.TryFail(new ChannelLayerClosedException());
                 break;
             case Connected connected:
-                _ = CloseQuietlyAsync(connected.Session);
+                Abandon(connected.Session);
                 break;
             case Shutdown:
                 Sender.Tell(ShutdownComplete.Instance);
@@ -306,7 +397,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
         var log = _log;
         var counters = _counters;
         var queueName = _queueName;
-        var fingerprint = !_options.ExclusiveQueue;
+        var fingerprint = Durable;
         var maxSize = _options.MaxMessageSize;
         return new AmqpSessionHandlers(
             OnDelivery: (session, delivery) =>
@@ -354,10 +445,12 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
         IAmqpSession session;
         using (var timeout = new CancellationTokenSource(_options.ConnectTimeout))
             session = await _transport.ConnectAsync(handlers, timeout.Token).ConfigureAwait(false);
+        var durable = Durable;
+        var consumeStarted = false;
         try
         {
             var ct = CancellationToken.None;
-            if (_options.ExclusiveQueue)
+            if (!durable)
             {
                 // channels_rabbitmq checks first: an existing queue of this name belongs to another
                 // connection (our exclusive queue dies with our connection), so declaring it would
@@ -367,15 +460,15 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
             }
             await session.DeclareExchangeAsync(_options.GroupsExchange, ct).ConfigureAwait(false);
             await session.DeclareQueueAsync(new QueueDeclaration(_queueName, _options.RemoteCapacity, _options.Expiry,
-                Exclusive: _options.ExclusiveQueue, Expires: _options.ExclusiveQueue ? null : _options.QueueGracePeriod), ct).ConfigureAwait(false);
+                Exclusive: !durable, Expires: durable ? _options.QueueGracePeriod : null, Durable: durable), ct).ConfigureAwait(false);
+            consumeStarted = true;
             try
             {
                 // A queue that outlives its connection is found, not created, on reconnect: an
                 // exclusive consume is what keeps a second process from reading it.
-                await session.StartConsumingAsync(_queueName, (ushort)_options.LocalCapacity, exclusive: !_options.ExclusiveQueue, ct)
-                    .ConfigureAwait(false);
+                await session.StartConsumingAsync(_queueName, (ushort)_options.LocalCapacity, exclusive: durable, ct).ConfigureAwait(false);
             }
-            catch (Exception e) when (!_options.ExclusiveQueue && IsAccessRefused(e))
+            catch (Exception e) when (durable && IsExclusiveUse(e))
             {
                 throw new QueueNameConflictException(_queueName);
             }
@@ -385,42 +478,73 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                 TimeSpan.FromSeconds(30)).ConfigureAwait(false);
             foreach (var group in groups.Names)
                 await session.BindAsync(_queueName, _options.GroupsExchange, group, ct).ConfigureAwait(false);
-            if (!_options.ExclusiveQueue)
+            if (durable)
             {
                 // The queue survived: an unbind cut short by the disconnect must be done now.
                 foreach (var group in groups.LeftSinceLastReplay)
                     await session.UnbindAsync(_queueName, _options.GroupsExchange, group, ct).ConfigureAwait(false);
             }
+            // Only now may the group actor forget them: a replay that failed must not lose an unbind.
+            parent.Tell(new GroupMembershipActor.ReplayDone(groups.LeftSinceLastReplay));
             return session;
         }
         catch
         {
             await CloseQuietlyAsync(session).ConfigureAwait(false);
+            // Its deliveries may have reached the router: their local copies must go (the broker
+            // requeues a durable queue's unacked messages), as for any lost session.
+            if (consumeStarted) _router.Tell(new RouterActor.SessionLost(session, DeliveriesRequeued: durable));
             throw;
         }
     }
 
-    private static bool IsAccessRefused(Exception e) =>
-        e is RabbitMQ.Client.Exceptions.OperationInterruptedException { ShutdownReason.ReplyCode: 403 }
-        || e.InnerException is { } inner && IsAccessRefused(inner);
-
-    private void LogConnectFailure(Exception cause)
+    /// <summary>Closes a session whose consume started but which is not taken into use, and tells the router it is gone.</summary>
+    private void Abandon(IAmqpSession session)
     {
-        cause = cause is AggregateException aggregate ? aggregate.GetBaseException() : cause;
-        if (cause is QueueNameConflictException)
-            _log.Warning("Failure connecting to {0}: queue {1} is held by another connection. Retrying in {2}",
-                _redactedHost, _queueName, _options.ReconnectDelay);
-        else
-            _log.Warning("Failure connecting to {0}: {1}: {2}. Retrying in {3}",
-                _redactedHost, cause.GetType().Name, Describe(cause), _options.ReconnectDelay);
+        // CloseAsync marks the session closed before its first await: no delivery follows the notice.
+        var closing = CloseQuietlyAsync(session);
+        _router.Tell(new RouterActor.SessionLost(session, DeliveriesRequeued: Durable));
+        _ = closing;
     }
 
-    private static string Describe(Exception cause)
+    // 403 on an exclusive consume: "queue '…' in vhost '…' in exclusive use" (another consumer
+    // holds it), as opposed to a missing read permission ("access to queue '…' … refused for user").
+    private static bool IsExclusiveUse(Exception e) =>
+        e is RabbitMQ.Client.Exceptions.OperationInterruptedException { ShutdownReason: { ReplyCode: 403 } reason }
+        && !reason.ReplyText.Contains("refused for user", StringComparison.Ordinal)
+        || e.InnerException is { } inner && IsExclusiveUse(inner);
+
+    /// <summary>Logs a failed attempt (once per distinct cause, see the class summary) and schedules the next one.</summary>
+    private void RetryAfter(Exception cause)
     {
-        var parts = new List<string>();
-        for (var e = cause; e is not null && parts.Count < 4; e = e.InnerException)
-            if (!parts.Contains(e.Message)) parts.Add(e.Message);
-        return string.Join(" ← ", parts);
+        _failures++;
+        var delay = ReconnectBackoff.Delay(_failures, _options.ReconnectDelay, _options.MaxReconnectDelay, Random.Shared.NextDouble());
+        var failure = ConnectFailure.Of(cause, _queueName, _options);
+        var now = DateTimeOffset.UtcNow;
+        var text = $"Failure connecting to {_redactedHost}: {failure.Text}. Retrying in {delay.TotalSeconds:0.###} s";
+        if (!_failureStreaks.TryGetValue(failure.Key, out var streak))
+        {
+            streak = new FailureStreak(now);
+            _failureStreaks[failure.Key] = streak;
+            // A layer that never connected is being set up: whatever stops it needs someone.
+            if (failure.NeedsAction || !EverConnected) _log.Error("{0}", text);
+            else _log.Warning("{0}", text);
+        }
+        else
+        {
+            streak.Attempts++;
+            if (now - streak.LastLogged >= _options.ConnectFailureReminder)
+            {
+                streak.LastLogged = now;
+                _log.Warning("{0} (still failing: {1} attempts since {2:O})", text, streak.Attempts, streak.Since);
+            }
+            else
+            {
+                _log.Debug("{0}", text);
+            }
+        }
+        _counters.ConnectionFailed(failure.Text, streak.Since);
+        Timers.StartSingleTimer(Connect.Instance, Connect.Instance, delay);
     }
 
     /// <summary>
@@ -443,6 +567,12 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
         catch (Exception e)
         {
             failure = e;
+        }
+        if (failure is PublishNotSentException && Owners.TryGetValue(session, out var owner))
+        {
+            // Nothing reached the broker: publishing it on the next session cannot duplicate it.
+            owner.Tell(new Requeued(publish, session));
+            return;
         }
         failure = Settle(failure, publish, log, counters);
         if (failure is null) publish.Reply.TrySucceed(Done.Instance);
@@ -470,6 +600,10 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                 return null;
             case PublishRejectedException:
                 return new ChannelFullException($"Channel {publish.Destination} is full.");
+            case PublishNotSentException:
+                // Its session has no owner to wait with (a fake's, or one already forgotten):
+                // nothing reached the broker, so say so rather than "sent".
+                return failure;
             case ConnectionLostException:
                 // At-most-once: the broker may or may not have it; never publish it twice.
                 log.Warning("The connection closed before the broker confirmed a message to {0}; it may be lost", publish.Destination);
@@ -494,7 +628,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
 
     private async Task CloseForGoodAsync(IAmqpSession session)
     {
-        if (!_options.ExclusiveQueue && session.IsOpen)
+        if (Durable && session.IsOpen)
         {
             // A clean close: nobody will come back for this queue, so do not leave it for x-expires.
             try

@@ -7,7 +7,9 @@ namespace ChannelsRabbitMq.Akka.Actors;
 /// layer's queue to the groups exchange; the last one to leave unbinds it. Every change is told
 /// to the router before the binding changes, so a message routed by a new binding always finds
 /// its members. After a reconnect the connection actor asks for <see cref="Groups"/> and replays
-/// every binding before it lets traffic through.
+/// every binding before it lets traffic through; groups left since the last replay are
+/// forgotten only once a replay has unbound them (<see cref="ReplayDone"/>), so a replay that
+/// fails half-way loses no unbind.
 /// </summary>
 internal sealed class GroupMembershipActor : UntypedActor
 {
@@ -43,9 +45,12 @@ internal sealed class GroupMembershipActor : UntypedActor
         private GetGroups() { }
     }
 
+    /// <summary>A replay succeeded: the groups of <paramref name="Unbound"/> left were unbound (or their queue is new).</summary>
+    public sealed record ReplayDone(IReadOnlyList<string> Unbound);
+
     /// <summary>
     /// Every group with at least one local member, and the groups whose last member left since
-    /// the previous request: a queue that outlived its connection may still be bound to those.
+    /// the last successful replay: a queue that outlived its connection may still be bound to those.
     /// </summary>
     public sealed record Groups(IReadOnlyList<string> Names, IReadOnlyList<string> LeftSinceLastReplay);
 
@@ -61,7 +66,10 @@ internal sealed class GroupMembershipActor : UntypedActor
                 break;
             case GetGroups:
                 Sender.Tell(new Groups(_members.Keys.ToArray(), _left.Where(g => !_members.ContainsKey(g)).ToArray()));
-                _left.Clear();
+                break;
+            case ReplayDone done:
+                // A group left again after that replay started is still in _left, to be unbound next time.
+                foreach (var group in done.Unbound) _left.Remove(group);
                 break;
             default:
                 Unhandled(message);

@@ -10,10 +10,12 @@ namespace ChannelsRabbitMq.Akka.Hosting;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Durations (<c>Expiry</c>, <c>LocalExpiry</c>, <c>ReconnectDelay</c>, <c>ConnectTimeout</c>)
+/// Durations (<c>Expiry</c>, <c>LocalExpiry</c>, <c>ReconnectDelay</c>, <c>MaxReconnectDelay</c>,
+/// <c>ConnectTimeout</c>, <c>QueueGracePeriod</c>)
 /// are either seconds (<c>"60"</c>, <c>"0.5"</c>) or <c>hh:mm:ss</c> (<c>"00:01:00"</c>). This
 /// is why the options are not bound with <c>ConfigurationBinder.Bind</c>: it reads <c>"60"</c>
-/// as <see cref="TimeSpan.Parse(string)"/> does, as sixty <em>days</em>.
+/// as <see cref="TimeSpan.Parse(string)"/> does, as sixty <em>days</em>. <c>QueueMode</c> is
+/// <c>Auto</c>, <c>Durable</c> or <c>Exclusive</c> (any case).
 /// </para>
 /// <para>
 /// Every mistake is an <see cref="InvalidOperationException"/> whose message starts with the
@@ -39,6 +41,9 @@ public static class ChannelLayerConfiguration
             [nameof(RabbitMqChannelLayerOptions.ReconnectDelay)] = (o, k, v) => o.ReconnectDelay = ParseDuration(k, v),
             [nameof(RabbitMqChannelLayerOptions.ConnectTimeout)] = (o, k, v) => o.ConnectTimeout = ParseDuration(k, v),
             [nameof(RabbitMqChannelLayerOptions.MaxMessageSize)] = (o, k, v) => o.MaxMessageSize = ParseInt(k, v),
+            [nameof(RabbitMqChannelLayerOptions.MaxReconnectDelay)] = (o, k, v) => o.MaxReconnectDelay = ParseDuration(k, v),
+            [nameof(RabbitMqChannelLayerOptions.QueueMode)] = (o, k, v) => o.QueueMode = ParseQueueMode(k, v),
+            [nameof(RabbitMqChannelLayerOptions.QueueGracePeriod)] = (o, k, v) => o.QueueGracePeriod = ParseDuration(k, v),
         };
 
     private static readonly IReadOnlyDictionary<string, Action<RabbitMqTlsOptions, string>> TlsSettings =
@@ -140,6 +145,11 @@ public static class ChannelLayerConfiguration
             ? duration
             : throw new InvalidOperationException(
                 $"{key}: '{text}' is not a duration. Write seconds (\"60\", \"0.5\") or hh:mm:ss (\"00:01:00\").");
+
+    private static QueueMode ParseQueueMode(string key, string text) =>
+        Enum.TryParse<QueueMode>(text.Trim(), ignoreCase: true, out var mode) && Enum.IsDefined(mode) && !int.TryParse(text, out _)
+            ? mode
+            : throw new InvalidOperationException($"{key}: '{text}' is not a queue mode. Write Auto, Durable or Exclusive.");
 
     private static int ParseInt(string key, string text) =>
         int.TryParse(text.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)

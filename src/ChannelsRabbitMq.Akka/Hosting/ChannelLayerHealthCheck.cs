@@ -13,7 +13,10 @@ namespace ChannelsRabbitMq.Akka.Hosting;
 /// A layer is disconnected from its start until its first connection, so a layer that never
 /// reaches its broker turns unhealthy <see cref="UnhealthyAfter"/> after it started. The
 /// result's data: <c>layer</c>, <c>queueName</c>, <c>connected</c>, <c>disconnectedSince</c>
-/// (while disconnected), <c>reconnects</c>, <c>localBacklog</c> and <c>liveChannels</c>.
+/// (while disconnected), <c>reconnects</c>, <c>lastConnectionError</c> and
+/// <c>lastConnectionErrorSince</c> (while attempts fail), <c>localBacklog</c> and
+/// <c>liveChannels</c>. While disconnected, the description ends with why connection attempts
+/// fail and the fix where known.
 /// </remarks>
 public sealed class ChannelLayerHealthCheck : IHealthCheck
 {
@@ -84,6 +87,8 @@ public sealed class ChannelLayerHealthCheck : IHealthCheck
         var disconnectedFor = _time.GetUtcNow() - since;
         if (disconnectedFor < TimeSpan.Zero) disconnectedFor = TimeSpan.Zero;
         var description = $"Disconnected for {disconnectedFor.TotalSeconds:0.###} s (since {since:O}); queue {statistics.QueueName}.";
+        if (statistics.LastConnectionError is { } error)
+            description += $" Connection attempts failing since {statistics.LastConnectionErrorSince:O}: {error}.";
         return Task.FromResult(disconnectedFor >= UnhealthyAfter
             ? new HealthCheckResult(failureStatus, $"{description} Unhealthy after {UnhealthyAfter.TotalSeconds:0.###} s.", data: data)
             : HealthCheckResult.Degraded($"{description} Reconnecting.", data: data));
@@ -98,6 +103,8 @@ public sealed class ChannelLayerHealthCheck : IHealthCheck
         data["connected"] = statistics.Connected;
         if (statistics.DisconnectedSince is { } since) data["disconnectedSince"] = since;
         data["reconnects"] = statistics.Reconnects;
+        if (statistics.LastConnectionError is { } error) data["lastConnectionError"] = error;
+        if (statistics.LastConnectionErrorSince is { } errorSince) data["lastConnectionErrorSince"] = errorSince;
         data["localBacklog"] = statistics.LocalBacklog;
         data["liveChannels"] = statistics.LiveChannels;
         return data;

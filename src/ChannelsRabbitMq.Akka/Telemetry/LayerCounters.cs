@@ -22,6 +22,9 @@ internal sealed class LayerCounters
     private long _lastExpiryWarningMs = long.MinValue / 2;
     private long _lastBackPressureWarningMs = long.MinValue / 2;
     private volatile int _liveChannels;
+    private volatile ConnectionError? _lastConnectionError;
+
+    private sealed record ConnectionError(string Text, DateTimeOffset Since);
     private volatile IReadOnlyList<KeyValuePair<string, int>> _biggest = [];
 
     public LayerCounters(string queueName)
@@ -67,8 +70,12 @@ internal sealed class LayerCounters
     {
         if (isReconnect) Count(ref _reconnects, ChannelLayerTelemetry.Reconnects, 1);
         Interlocked.Exchange(ref _disconnectedSinceUtcTicks, 0);
+        _lastConnectionError = null;
         _connected = true;
     }
+
+    /// <summary>A connection attempt failed: <paramref name="text"/> (no password) has been the cause since <paramref name="since"/>.</summary>
+    public void ConnectionFailed(string text, DateTimeOffset since) => _lastConnectionError = new ConnectionError(text, since);
 
     public void ConnectionDown()
     {
@@ -108,6 +115,7 @@ internal sealed class LayerCounters
     public ChannelLayerStatistics Snapshot()
     {
         var since = Interlocked.Read(ref _disconnectedSinceUtcTicks);
+        var error = _lastConnectionError;
         return new ChannelLayerStatistics(
             QueueName,
             _closed,
@@ -123,7 +131,9 @@ internal sealed class LayerCounters
             Interlocked.Read(ref _malformed),
             LocalBacklog,
             _liveChannels,
-            _biggest)
+            _biggest,
+            error?.Text,
+            error?.Since)
         {
             Failure = _failure,
         };

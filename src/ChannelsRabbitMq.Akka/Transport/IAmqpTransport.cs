@@ -48,7 +48,8 @@ internal readonly record struct TraceHeaders(string? TraceParent, string? TraceS
 /// <param name="MessageTtl"><c>x-message-ttl</c>.</param>
 /// <param name="Exclusive">Exclusive to the connection (deleted with it).</param>
 /// <param name="Expires"><c>x-expires</c> for a non-exclusive queue; null for none.</param>
-internal sealed record QueueDeclaration(string Name, int MaxLength, TimeSpan MessageTtl, bool Exclusive, TimeSpan? Expires);
+/// <param name="Durable">Durable (the queue's record survives a broker restart; its messages are still transient).</param>
+internal sealed record QueueDeclaration(string Name, int MaxLength, TimeSpan MessageTtl, bool Exclusive, TimeSpan? Expires, bool Durable = false);
 
 /// <summary>
 /// One open AMQP connection with the channels the layer needs. Publishing may be called
@@ -85,8 +86,11 @@ internal interface IAmqpSession : IAsyncDisposable
 
     /// <summary>
     /// Publishes with publisher confirms. Completes on the broker's ack; throws
-    /// <see cref="PublishRejectedException"/> on a nack (queue full) and
-    /// <see cref="ConnectionLostException"/> when the connection closes before the confirm.
+    /// <see cref="PublishRejectedException"/> on a nack (queue full),
+    /// <see cref="PublishNotSentException"/> when the session was already closing and the message
+    /// was not handed to the connection (nothing reached the broker), and
+    /// <see cref="ConnectionLostException"/> when the connection closes after the message was
+    /// handed over and before the confirm (the broker may have it).
     /// </summary>
     Task PublishAsync(string exchange, string routingKey, ReadOnlyMemory<byte> body, TraceHeaders trace, CancellationToken cancellationToken);
 
@@ -104,6 +108,15 @@ internal interface IAmqpSession : IAsyncDisposable
 internal sealed class PublishRejectedException : Exception
 {
     public PublishRejectedException(string message, Exception? inner = null) : base(message, inner) { }
+}
+
+/// <summary>
+/// The session was closed or closing before the publish was handed to the connection: no byte of
+/// it left, so it may be published again on another session without risking a duplicate.
+/// </summary>
+internal sealed class PublishNotSentException : Exception
+{
+    public PublishNotSentException(string message, Exception? inner = null) : base(message, inner) { }
 }
 
 /// <summary>The connection closed before the operation completed.</summary>

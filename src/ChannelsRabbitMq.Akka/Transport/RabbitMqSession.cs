@@ -24,6 +24,13 @@ namespace ChannelsRabbitMq.Akka.Transport;
 /// replaced after a cancelled or timed-out call, whose late reply must not answer the next one.
 /// </para>
 /// <para>
+/// A publish is refused with <see cref="PublishNotSentException"/> when the session, the
+/// connection or the publish channel is already closed as it starts (nothing was sent); once
+/// handed to the client, a failure is <see cref="ConnectionLostException"/> (it may have been
+/// sent: the layer does not send it again). A close in the instant between the check and the
+/// client's own is counted as the latter, on the at-most-once side.
+/// </para>
+/// <para>
 /// Publishing uses RabbitMQ.Client's confirmation tracking without a rate limiter: callers
 /// await their own publishes, which is the back-pressure; the client serialises only the frame
 /// writes, not the waits for confirms. With tracking on, the client adds an
@@ -158,7 +165,7 @@ internal sealed class RabbitMqSession : IAmqpSession
         };
         if (queue.Expires is { } expires) arguments["x-expires"] = Milliseconds(expires);
         return OnTopologyChannelAsync($"declaring queue '{queue.Name}'", (channel, ct) =>
-            channel.QueueDeclareAsync(queue.Name, durable: false, exclusive: queue.Exclusive, autoDelete: false, arguments, cancellationToken: ct),
+            channel.QueueDeclareAsync(queue.Name, durable: queue.Durable, exclusive: queue.Exclusive, autoDelete: false, arguments, cancellationToken: ct),
             cancellationToken);
     }
 
@@ -217,7 +224,12 @@ internal sealed class RabbitMqSession : IAmqpSession
     /// <inheritdoc />
     public async Task PublishAsync(string exchange, string routingKey, ReadOnlyMemory<byte> body, TraceHeaders trace, CancellationToken cancellationToken)
     {
-        ThrowIfNotOpen();
+        // Checked before the client sees the message: a connection or channel already closing
+        // (its loss not yet reported) would fail it with the same AlreadyClosedException as a
+        // publish whose bytes were written, but this one certainly never left.
+        if (Volatile.Read(ref _state) != Open || !_connection.IsOpen || !_publish.IsOpen)
+            throw new PublishNotSentException($"Not published to exchange '{exchange}' with routing key '{routingKey}': the session is closing " +
+                $"({(Volatile.Read(ref _state) == ClosedByLayer ? "closed by the layer" : _lostReason ?? _connection.CloseReason?.ToString() ?? _publish.CloseReason?.ToString() ?? "closed")}).");
         using var linked = Link(cancellationToken, out var token);
         try
         {

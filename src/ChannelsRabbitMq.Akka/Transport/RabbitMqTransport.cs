@@ -30,6 +30,7 @@ internal sealed class RabbitMqTransport : IAmqpTransport
     private readonly IReadOnlyList<AmqpEndpoint> _endpoints;
     private readonly TlsSettings _tls;
     private readonly ILoggingAdapter _log;
+    private int _lastConnected = -1;
 
     /// <param name="options">The layer's options (<c>Host</c>, <c>Tls</c>, <c>ConnectTimeout</c>, <c>MaxMessageSize</c> are used).</param>
     /// <param name="connectionName">
@@ -54,8 +55,10 @@ internal sealed class RabbitMqTransport : IAmqpTransport
     public IReadOnlyList<AmqpEndpoint> Endpoints => _endpoints;
 
     /// <summary>
-    /// Tries every endpoint in order, each for at most <c>ConnectTimeout</c>, and returns a
-    /// session on the first that accepts. On failure throws <see cref="BrokerConnectException"/>
+    /// Tries every endpoint in order, each for at most <c>ConnectTimeout</c>, starting with the
+    /// one after the endpoint of the last session it opened (a connection is opened again after
+    /// that one was lost: another node of the cluster answers at once, while the lost one may
+    /// take the whole <c>ConnectTimeout</c> to fail), and returns a session on the first that accepts. On failure throws <see cref="BrokerConnectException"/>
     /// whose message names each endpoint (password redacted) and why it failed; a cancelled
     /// <paramref name="cancellationToken"/> throws <see cref="OperationCanceledException"/>.
     /// </summary>
@@ -64,8 +67,11 @@ internal sealed class RabbitMqTransport : IAmqpTransport
         ArgumentNullException.ThrowIfNull(handlers);
         var failures = new List<string>();
         Exception? lastError = null;
-        foreach (var endpoint in _endpoints)
+        var first = (Volatile.Read(ref _lastConnected) + 1) % _endpoints.Count;
+        for (var k = 0; k < _endpoints.Count; k++)
         {
+            var index = (first + k) % _endpoints.Count;
+            var endpoint = _endpoints[index];
             cancellationToken.ThrowIfCancellationRequested();
             var tlsFailure = new TlsFailure();
             IConnection? connection = null;
@@ -78,7 +84,9 @@ internal sealed class RabbitMqTransport : IAmqpTransport
                     endpoint.Tls ? _tls.CreateSslOption(endpoint.Host, tlsFailure) : new SslOption { Enabled = false },
                     factory.MaxInboundMessageBodySize);
                 connection = await factory.CreateConnectionAsync(new[] { amqpEndpoint }, ConnectionName, timeout.Token).ConfigureAwait(false);
-                return await RabbitMqSession.OpenAsync(connection, handlers, _log, timeout.Token).ConfigureAwait(false);
+                var session = await RabbitMqSession.OpenAsync(connection, handlers, _log, timeout.Token).ConfigureAwait(false);
+                Volatile.Write(ref _lastConnected, index);
+                return session;
             }
             catch (Exception ex)
             {

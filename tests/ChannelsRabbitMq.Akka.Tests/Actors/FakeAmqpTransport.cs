@@ -16,6 +16,8 @@ internal sealed class FakeAmqpTransport : IAmqpTransport
     private int _refuseConnects;
     private int _conflicts;
     private int _nacks;
+    private int _failBinds;
+    private readonly Queue<Action<FakeSession>> _prepareNext = new();
 
     public FakeSession? Current { get; private set; }
 
@@ -28,6 +30,15 @@ internal sealed class FakeAmqpTransport : IAmqpTransport
 
     /// <summary>Every ack throws from now on (a broken transport, to fail whoever acks).</summary>
     public volatile bool FailAcks;
+
+    /// <summary>Every unbind ever made, by group, across sessions.</summary>
+    public ConcurrentQueue<string> UnbindLog { get; } = new();
+
+    /// <summary>The next <paramref name="count"/> binds fail (as a bind the broker refuses).</summary>
+    public void FailNextBinds(int count) { lock (_gate) _failBinds = count; }
+
+    /// <summary>Runs <paramref name="prepare"/> on the next session opened, before the layer uses it.</summary>
+    public void PrepareNextSession(Action<FakeSession> prepare) { lock (_gate) _prepareNext.Enqueue(prepare); }
 
     /// <summary>Refuse the next <paramref name="count"/> connection attempts.</summary>
     public void RefuseConnects(int count) { lock (_gate) _refuseConnects = count; }
@@ -56,7 +67,18 @@ internal sealed class FakeAmqpTransport : IAmqpTransport
                 return Task.FromException<IAmqpSession>(new InvalidOperationException("Connection refused (simulated)"));
             }
             var session = new FakeSession(this, handlers, conflict: _conflicts > 0 && _conflicts-- > 0);
+            if (_prepareNext.TryDequeue(out var prepare)) prepare(session);
             return Task.FromResult<IAmqpSession>(session);
+        }
+    }
+
+    internal bool TakeBindFailure()
+    {
+        lock (_gate)
+        {
+            if (_failBinds == 0) return false;
+            _failBinds--;
+            return true;
         }
     }
 
@@ -105,15 +127,47 @@ internal sealed class FakeAmqpTransport : IAmqpTransport
 
         public RabbitMQ.Client.IConnection? Connection => null;
 
-        public bool IsOpen => _open;
+        public bool IsOpen
+        {
+            get
+            {
+                if (ThrowOnNextIsOpen)
+                {
+                    ThrowOnNextIsOpen = false;
+                    throw new InvalidOperationException("a bug (simulated)");
+                }
+                return _open;
+            }
+        }
 
         /// <summary>Drops the connection as the broker would: the layer is told, the queue is gone.</summary>
         public void Drop(string reason = "connection reset (simulated)")
         {
             if (!_open) return;
             _open = false;
+            _dropped.TrySetResult();
             _handlers.OnDisconnected(this, reason);
         }
+
+        /// <summary>
+        /// The connection closes but its loss is not reported yet (it is, by <see cref="ReportLoss"/>):
+        /// the moment when a publish finds the session closed before sending anything.
+        /// </summary>
+        public void CloseUnreported() => _open = false;
+
+        /// <summary>Reports the loss of a connection closed by <see cref="CloseUnreported"/>.</summary>
+        public void ReportLoss(string reason = "connection reset (simulated)") => _handlers.OnDisconnected(this, reason);
+
+        /// <summary>The next unbind drops the connection and fails with it, as a kill in the middle of the unbind would.</summary>
+        public bool DropOnUnbind { get; set; }
+
+        /// <summary>The next read of <see cref="IsOpen"/> throws: a bug inside the connection actor's handling.</summary>
+        public bool ThrowOnNextIsOpen { get; set; }
+
+        /// <summary>Publishes are held (sent, not confirmed) until the connection drops.</summary>
+        public bool HoldConfirms { get; set; }
+
+        private readonly TaskCompletionSource _dropped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         /// <summary>Puts a raw body into the layer's queue, as another publisher would.</summary>
         public void Inject(byte[] body, bool redelivered = false)
@@ -135,6 +189,7 @@ internal sealed class FakeAmqpTransport : IAmqpTransport
         public Task BindAsync(string queue, string exchange, string routingKey, CancellationToken cancellationToken)
         {
             ThrowIfClosed();
+            if (_transport.TakeBindFailure()) return Task.FromException(new InvalidOperationException("bind refused (simulated)"));
             lock (_gate) Bindings.Add(routingKey);
             _transport.BindLog.Enqueue(routingKey);
             return Task.CompletedTask;
@@ -143,7 +198,14 @@ internal sealed class FakeAmqpTransport : IAmqpTransport
         public Task UnbindAsync(string queue, string exchange, string routingKey, CancellationToken cancellationToken)
         {
             ThrowIfClosed();
+            if (DropOnUnbind)
+            {
+                DropOnUnbind = false;
+                Drop("connection reset during an unbind (simulated)");
+                return Task.FromException(new ConnectionLostException("closed during the unbind (simulated)"));
+            }
             lock (_gate) Bindings.Remove(routingKey);
+            _transport.UnbindLog.Enqueue(routingKey);
             return Task.CompletedTask;
         }
 
@@ -158,7 +220,9 @@ internal sealed class FakeAmqpTransport : IAmqpTransport
 
         public Task PublishAsync(string exchange, string routingKey, ReadOnlyMemory<byte> body, TraceHeaders trace, CancellationToken cancellationToken)
         {
-            if (!_open) return Task.FromException(new ConnectionLostException("closed (simulated)"));
+            if (!_open) return Task.FromException(new PublishNotSentException("closed before sending (simulated)"));
+            if (HoldConfirms)
+                return _dropped.Task.ContinueWith(_ => throw new ConnectionLostException("closed before the confirm (simulated)"), TaskScheduler.Default);
             if (_transport.TakeNack()) return Task.FromException(new PublishRejectedException("nack (simulated)"));
             bool routed;
             lock (_gate) routed = exchange.Length == 0 ? routingKey == Queue : Bindings.Contains(routingKey);

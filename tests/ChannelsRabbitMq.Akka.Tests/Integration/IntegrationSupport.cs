@@ -103,6 +103,17 @@ public sealed class LogRecorder
 
     public async Task<string> WaitForWarningAsync(string fragment, TimeSpan timeout) =>
         (await WaitForWarningsAsync(fragment, 1, timeout))[0];
+
+    /// <summary>
+    /// Waits for <paramref name="count"/> failed connection attempts, whatever their level (the
+    /// first of each cause is an Error or a Warning, repeats are Debug); returns their texts.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> WaitForConnectFailuresAsync(int count, TimeSpan timeout)
+    {
+        var lines = await WaitForAsync(l => l.Text.StartsWith("Failure connecting", StringComparison.Ordinal),
+            count, timeout, "starting \"Failure connecting\" (any level)");
+        return lines.Select(l => l.Text).ToArray();
+    }
 }
 
 /// <summary>

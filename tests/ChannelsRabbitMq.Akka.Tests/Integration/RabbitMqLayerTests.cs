@@ -167,7 +167,7 @@ public sealed partial class RabbitMqLayerTests : IAsyncLifetime
             o.Tls = new RabbitMqTlsOptions { CaCertificatePath = TestBroker.Ssl("ca.pem") };
         });
 
-        await Log.WaitForWarningsAsync("Failure connecting", 2, Timeout);
+        await Log.WaitForConnectFailuresAsync(2, Timeout);
         await layer.CloseAsync().WaitAsync(Timeout);
     }
 
@@ -185,7 +185,7 @@ public sealed partial class RabbitMqLayerTests : IAsyncLifetime
             };
         });
 
-        await Log.WaitForWarningsAsync("Failure connecting", 2, Timeout);
+        await Log.WaitForConnectFailuresAsync(2, Timeout);
         await layer.CloseAsync().WaitAsync(Timeout);
     }
 
@@ -204,7 +204,7 @@ public sealed partial class RabbitMqLayerTests : IAsyncLifetime
             };
         });
 
-        await Log.WaitForWarningsAsync("Failure connecting", 2, Timeout);
+        await Log.WaitForConnectFailuresAsync(2, Timeout);
         await layer.CloseAsync().WaitAsync(Timeout);
     }
 
@@ -213,7 +213,7 @@ public sealed partial class RabbitMqLayerTests : IAsyncLifetime
     {
         var layer = Layer(o => o.Host = UnreachableHost);
 
-        var warnings = await Log.WaitForWarningsAsync("Failure connecting", 2, Timeout);
+        var warnings = await Log.WaitForConnectFailuresAsync(2, Timeout);
 
         Assert.All(warnings, w => Assert.Contains("Retrying", w, StringComparison.Ordinal));
         await layer.CloseAsync().WaitAsync(Timeout);
@@ -224,7 +224,7 @@ public sealed partial class RabbitMqLayerTests : IAsyncLifetime
     {
         var layer = Layer(o => o.Host = "amqp://guest:s3cr3t-pw@127.0.0.1:1/asgi");
 
-        await Log.WaitForWarningsAsync("Failure connecting", 1, Timeout);
+        await Log.WaitForConnectFailuresAsync(1, Timeout);
         await layer.CloseAsync().WaitAsync(Timeout);
 
         Assert.DoesNotContain(Log.Lines, l => l.Text.Contains("s3cr3t-pw", StringComparison.Ordinal));
@@ -237,7 +237,7 @@ public sealed partial class RabbitMqLayerTests : IAsyncLifetime
         var channel = await layer.NewChannelAsync();
         var group = Unique("g");
         // The layer has started and is retrying: from now on every call waits for a connection.
-        await Log.WaitForWarningsAsync("Failure connecting", 1, Timeout);
+        await Log.WaitForConnectFailuresAsync(1, Timeout);
         var calls = new Dictionary<string, Task>
         {
             ["send"] = layer.SendAsync(channel, Msg("hi")),
@@ -247,7 +247,7 @@ public sealed partial class RabbitMqLayerTests : IAsyncLifetime
             ["receive"] = layer.ReceiveAsync(channel),
             ["get connection"] = layer.GetConnectionAsync(),
         };
-        await Log.WaitForWarningsAsync("Failure connecting", 2, Timeout);
+        await Log.WaitForConnectFailuresAsync(2, Timeout);
         Assert.All(calls, call => Assert.False(call.Value.IsCompleted, $"{call.Key} completed while disconnected"));
 
         await layer.CloseAsync().WaitAsync(Timeout);
@@ -272,7 +272,7 @@ public sealed partial class RabbitMqLayerTests : IAsyncLifetime
             ["group add"] = layer.GroupAddAsync(Unique("g"), channel, cts.Token),
             ["get connection"] = layer.GetConnectionAsync(cts.Token),
         };
-        await Log.WaitForWarningsAsync("Failure connecting", 1, Timeout);
+        await Log.WaitForConnectFailuresAsync(1, Timeout);
 
         cts.Cancel();
 
@@ -296,7 +296,7 @@ public sealed partial class RabbitMqLayerTests : IAsyncLifetime
         var second = Layer(o => o.QueueName = queue, otherProcess);
 
         var send = second.SendAsync($"{queue}!y", Msg("test.2"));
-        var conflict = await otherProcess.Log.WaitForWarningAsync("Failure connecting", Timeout);
+        var conflict = (await otherProcess.Log.WaitForConnectFailuresAsync(1, Timeout))[0];
         Assert.Contains(queue, conflict, StringComparison.Ordinal);
         Assert.False(send.IsCompleted, "the send completed while the first layer still held the queue");
 
@@ -316,7 +316,7 @@ public sealed partial class RabbitMqLayerTests : IAsyncLifetime
 
         var second = Layer(o => o.QueueName = queue);
         var send = second.SendAsync($"{queue}!y", Msg("test.2"));
-        await Log.WaitForWarningAsync("Failure connecting", Timeout);
+        await Log.WaitForConnectFailuresAsync(1, Timeout);
         Assert.False(send.IsCompleted, "the send completed while the first layer still held the queue");
 
         await first.CloseAsync().WaitAsync(Timeout);
@@ -373,21 +373,22 @@ public sealed partial class RabbitMqLayerTests : IAsyncLifetime
     private static partial Regex GeneratedQueueName();
 
     [Fact]
-    public async Task With_ExclusiveQueue_the_queue_is_exclusive_with_the_wire_contract_arguments_and_a_generated_name()
+    public async Task With_QueueMode_Exclusive_the_queue_is_exclusive_with_the_wire_contract_arguments_and_a_generated_name()
     {
         var layer = Layer(o =>
         {
-            o.ExclusiveQueue = true;
+            o.QueueMode = QueueMode.Exclusive;
             o.RemoteCapacity = 7;
             o.Expiry = TimeSpan.FromMilliseconds(12345);
         });
         await SendAndReceiveAsync(layer);
 
-        var queue = Assert.Single(CtlJson("list_queues", "-p", "asgi", "name", "arguments", "exclusive"),
+        var queue = Assert.Single(CtlJson("list_queues", "-p", "asgi", "name", "arguments", "exclusive", "durable"),
             q => q.GetProperty("name").GetString() == layer.QueueName);
 
         Assert.Matches(GeneratedQueueName(), layer.QueueName);
         Assert.True(queue.GetProperty("exclusive").GetBoolean());
+        Assert.False(queue.GetProperty("durable").GetBoolean());
         var arguments = ArgumentsOf(queue.GetProperty("arguments"));
         Assert.Equal("7", arguments.GetValueOrDefault("x-max-length"));
         Assert.Equal("reject-publish", arguments.GetValueOrDefault("x-overflow"));
@@ -396,7 +397,7 @@ public sealed partial class RabbitMqLayerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task By_default_the_queue_outlives_its_connection_for_the_grace_period_and_is_consumed_exclusively()
+    public async Task By_default_with_one_host_the_queue_is_durable_outlives_its_connection_for_the_grace_period_and_is_consumed_exclusively()
     {
         var layer = Layer(o =>
         {
@@ -406,9 +407,12 @@ public sealed partial class RabbitMqLayerTests : IAsyncLifetime
         });
         await SendAndReceiveAsync(layer);
 
-        var queue = Assert.Single(CtlJson("list_queues", "-p", "asgi", "name", "arguments", "exclusive"),
+        var queue = Assert.Single(CtlJson("list_queues", "-p", "asgi", "name", "arguments", "exclusive", "durable", "auto_delete"),
             q => q.GetProperty("name").GetString() == layer.QueueName);
         Assert.False(queue.GetProperty("exclusive").GetBoolean());
+        // RabbitMQ 4.3 refuses non-durable non-exclusive queues (transient_nonexcl_queues).
+        Assert.True(queue.GetProperty("durable").GetBoolean());
+        Assert.False(queue.GetProperty("auto_delete").GetBoolean());
         // The layer consumes exclusively: another consumer is refused.
         var factory = new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(TestBroker.Url) };
         await using var other = await factory.CreateConnectionAsync();
@@ -421,6 +425,31 @@ public sealed partial class RabbitMqLayerTests : IAsyncLifetime
         Assert.Equal("7", arguments.GetValueOrDefault("x-max-length"));
         Assert.Equal("reject-publish", arguments.GetValueOrDefault("x-overflow"));
         Assert.Equal("12345", arguments.GetValueOrDefault("x-message-ttl"));
+    }
+
+    [Fact]
+    public async Task By_default_with_several_hosts_the_queue_is_exclusive_so_it_fails_over_to_another_node()
+    {
+        // Two URIs (here the same node twice) stand for the nodes of a cluster.
+        var layer = Layer(o => o.Host = $"{TestBroker.Url},{TestBroker.Url}");
+        await SendAndReceiveAsync(layer);
+
+        var queue = Assert.Single(CtlJson("list_queues", "-p", "asgi", "name", "exclusive", "durable"),
+            q => q.GetProperty("name").GetString() == layer.QueueName);
+        Assert.True(queue.GetProperty("exclusive").GetBoolean());
+        Assert.False(queue.GetProperty("durable").GetBoolean());
+    }
+
+    [Fact]
+    public async Task The_queue_mode_in_use_is_logged_at_start()
+    {
+        var layer = Layer();
+
+        await layer.WaitForConnectionAsync().WaitAsync(Timeout);
+
+        await Log.WaitForAsync(l => l.Level == global::Akka.Event.LogLevel.InfoLevel
+                                    && l.Text.Contains($"queue {layer.QueueName} in QueueMode Durable (Auto: one host)", StringComparison.Ordinal),
+            1, Timeout, "naming the queue mode in use");
     }
 
     [Fact]

@@ -114,7 +114,7 @@ public sealed class BrokerKillTests(ITestOutputHelper output)
                         ReconnectDelay = TimeSpan.FromMilliseconds(200),
                         ConnectTimeout = TimeSpan.FromSeconds(5),
                         RemoteCapacity = 10_000,
-                        ExclusiveQueue = exclusiveQueue,
+                        QueueMode = exclusiveQueue ? QueueMode.Exclusive : QueueMode.Durable,
                     });
                     peers.Add(new Peer(i, layer, await layer.NewChannelAsync("a"), await layer.NewChannelAsync("b")));
                 }
@@ -250,7 +250,7 @@ public sealed class BrokerKillTests(ITestOutputHelper output)
                 var actorFailures = akka.Events.Where(e => e.Level == LogLevel.ErrorLevel).ToArray();
 
                 var report = new StringBuilder();
-                report.AppendLine($"mode: {(exclusiveQueue ? "ExclusiveQueue = true (the original's exclusive queue)" : "ExclusiveQueue = false (queue survives blips, the default)")}");
+                report.AppendLine($"mode: {(exclusiveQueue ? "QueueMode.Exclusive (the original's exclusive queue)" : "QueueMode.Durable (queue survives blips, the default with one host)")}");
                 report.AppendLine($"layers: {LayerCount}, kills: {killsDone} (broker-side close_connection), duration {total.Elapsed.TotalSeconds:0.0} s");
                 report.AppendLine($"sends: {_sent.Count} ({string.Join(", ", byStatus.Select(kv => $"{kv.Key} {kv.Value}"))}); group binding changes (churn): {Interlocked.Read(ref _churnOps)}");
                 report.AppendLine($"expected deliveries: {expectedDeliveries}, received: {_received.Count} distinct, lost: {missing.Count} ({(expectedDeliveries == 0 ? 0 : 100.0 * missing.Count / expectedDeliveries):0.000} %)");

@@ -24,7 +24,7 @@ public sealed class OversizedInboundTests(ClusterFixture cluster, ITestOutputHel
         var layer = DedicatedLayers.Create(akka, cluster.Url1, o =>
         {
             o.ReconnectDelay = TimeSpan.FromMilliseconds(200);
-            o.ExclusiveQueue = false; // the default: the queue, and what is in it, survives the connection
+            o.QueueMode = QueueMode.Durable; // the queue, and what is in it, survives the connection
         });
         try
         {

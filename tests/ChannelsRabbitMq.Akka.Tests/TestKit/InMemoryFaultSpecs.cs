@@ -81,7 +81,7 @@ public sealed class InMemoryFaultSpecs : global::Akka.TestKit.Xunit2.TestKit
         await using var layer = NewLayer(o =>
         {
             o.LocalCapacity = 1;
-            o.ExclusiveQueue = true;
+            o.QueueMode = QueueMode.Exclusive;
         });
         await using var sender = NewLayer();
         await layer.WaitForConnectionAsync().WaitAsync(Timeout);
@@ -310,7 +310,7 @@ public sealed class InMemoryFaultSpecs : global::Akka.TestKit.Xunit2.TestKit
     [Fact]
     public async Task Deliveries_still_delayed_when_an_exclusive_queues_connection_drops_are_lost_with_it()
     {
-        await using var layer = NewLayer(o => o.ExclusiveQueue = true);
+        await using var layer = NewLayer(o => o.QueueMode = QueueMode.Exclusive);
         var channel = await layer.NewChannelAsync();
         await layer.WaitForConnectionAsync().WaitAsync(Timeout);
         layer.Faults.DelayDeliveries(TimeSpan.FromMinutes(5));
