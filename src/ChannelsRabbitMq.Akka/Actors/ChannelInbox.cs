@@ -66,6 +66,26 @@ internal sealed class ChannelInbox
     /// <summary>Copies buffered (for statistics).</summary>
     public int Count => _count;
 
+    /// <summary>For specs and diagnostics: the buffered messages, oldest first.</summary>
+    internal IReadOnlyList<IReadOnlyDictionary<string, object?>> Buffered
+    {
+        get { lock (_buffer) return _buffer.Select(copy => copy.Message).ToArray(); }
+    }
+
+    /// <summary>For specs and diagnostics: how many receivers wait here.</summary>
+    internal int WaitingCount
+    {
+        get
+        {
+            lock (_buffer)
+            {
+                var count = 0;
+                for (var waiter = _firstWaiter; waiter is not null; waiter = waiter.Next) count++;
+                return count;
+            }
+        }
+    }
+
     /// <summary>The owner has ended it: callers go through the router.</summary>
     public bool IsEnded
     {
@@ -558,7 +578,7 @@ internal sealed class ReceiveWaiter : TaskCompletionSource<IReadOnlyDictionary<s
 #pragma warning disable CS0618 // IsTerminated: a watch needs an actor and a message per receive; the flag is what we need
     private static bool IsGone(IInternalActorRef asker) =>
         asker.IsTerminated
-        || asker.Path is { Parent.Name: "temp" } path && !ReferenceEquals(asker.Provider.ResolveActorRef(path), asker);
+        || asker.Path is { Parent.Name: "temp" } path && !asker.Equals(asker.Provider.TempContainer.GetChild([path.Name]));
 #pragma warning restore CS0618
 
     /// <summary>Registers the caller's cancellation; a receive cancelled already gives up at once.</summary>

@@ -265,24 +265,30 @@ public sealed class ChannelInboxSpecs(ITestOutputHelper output) : global::Akka.T
     }
 
     /// <summary>A session that only records acks (and fails an ack given twice, as a broker would).</summary>
-    internal sealed class RecordingSession : IAmqpSession
+    internal sealed class RecordingSession : RecordingSessionBase
     {
         private readonly ConcurrentQueue<ulong> _acked = new();
         private readonly ConcurrentDictionary<ulong, byte> _seen = new();
 
         public ulong[] Acked => _acked.ToArray();
 
+        public override void Ack(ulong deliveryTag)
+        {
+            if (!_seen.TryAdd(deliveryTag, 0)) throw new InvalidOperationException($"Delivery {deliveryTag} acked twice");
+            _acked.Enqueue(deliveryTag);
+        }
+    }
+
+    /// <summary>An open session that supports acks only.</summary>
+    internal abstract class RecordingSessionBase : IAmqpSession
+    {
         public volatile bool Open = true;
 
         public RabbitMQ.Client.IConnection? Connection => null;
 
         public bool IsOpen => Open;
 
-        public void Ack(ulong deliveryTag)
-        {
-            if (!_seen.TryAdd(deliveryTag, 0)) throw new InvalidOperationException($"Delivery {deliveryTag} acked twice");
-            _acked.Enqueue(deliveryTag);
-        }
+        public abstract void Ack(ulong deliveryTag);
 
         public Task<bool> QueueExistsAsync(string queue, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task DeclareExchangeAsync(string exchange, CancellationToken cancellationToken) => throw new NotSupportedException();
