@@ -76,6 +76,7 @@ internal sealed class ChannelActor : UntypedActor
                 if (_inbox.Subscribe(subscribe.Subscriber) is { } failure)
                 {
                     subscribe.Reply.TryFail(failure);
+                    Check(); // its idle check waited for this
                     break;
                 }
                 Context.Watch(subscribe.Subscriber);
@@ -85,6 +86,7 @@ internal sealed class ChannelActor : UntypedActor
                 _inbox.Unsubscribe(unsubscribe.Subscriber, expected: true);
                 Context.Unwatch(unsubscribe.Subscriber);
                 unsubscribe.Reply.TrySucceed(Done.Instance);
+                Check(); // its idle check waited for this
                 break;
             case Terminated terminated:
                 _inbox.Unsubscribe(terminated.ActorRef, expected: false);

@@ -375,8 +375,10 @@ internal sealed class ChannelInbox
                 PruneWaiters();
                 // Busy: the operation that leaves it idle asks for the next check.
                 if (_firstWaiter is not null || _subscriber is not null) return null;
+                // A subscription on its way to the owner: it checks again once it has handled it.
+                if (_controlOnItsWay > 0) return null;
                 due = _idleSinceMs + _settings.IdleAfterMs;
-                if (due <= now && _controlOnItsWay == 0)
+                if (due <= now)
                 {
                     _state = State.Ended;
                     ended = true;

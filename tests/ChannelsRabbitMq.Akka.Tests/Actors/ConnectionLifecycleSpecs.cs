@@ -39,6 +39,7 @@ public sealed class ConnectionLifecycleSpecs : FakeBrokerSpec
         first.HoldConfirms = true;
 
         var send = layer.SendAsync(channel, Message("in flight"));
+        await first.PublishHeld.WaitAsync(Timeout); // handed to the session, not yet confirmed
         await EventFilter.Warning(contains: "; it may be lost").ExpectOneAsync(async () =>
         {
             first.Drop();

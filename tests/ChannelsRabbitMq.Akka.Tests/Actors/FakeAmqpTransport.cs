@@ -167,6 +167,11 @@ internal sealed class FakeAmqpTransport : IAmqpTransport
         /// <summary>Publishes are held (sent, not confirmed) until the connection drops.</summary>
         public bool HoldConfirms { get; set; }
 
+        /// <summary>Completes when a publish is held unconfirmed (<see cref="HoldConfirms"/>): it is in flight.</summary>
+        public Task PublishHeld => _held.Task;
+
+        private readonly TaskCompletionSource _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         private readonly TaskCompletionSource _dropped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         /// <summary>Puts a raw body into the layer's queue, as another publisher would.</summary>
@@ -222,7 +227,10 @@ internal sealed class FakeAmqpTransport : IAmqpTransport
         {
             if (!_open) return Task.FromException(new PublishNotSentException("closed before sending (simulated)"));
             if (HoldConfirms)
+            {
+                _held.TrySetResult();
                 return _dropped.Task.ContinueWith(_ => throw new ConnectionLostException("closed before the confirm (simulated)"), TaskScheduler.Default);
+            }
             if (_transport.TakeNack()) return Task.FromException(new PublishRejectedException("nack (simulated)"));
             bool routed;
             lock (_gate) routed = exchange.Length == 0 ? routingKey == Queue : Bindings.Contains(routingKey);
