@@ -11,6 +11,17 @@ public static class TestBroker
 {
     private static readonly Lazy<string> LazyRepoRoot = new(FindRepoRoot);
 
+    /// <summary>
+    /// Name of the trait that marks a test class talking to RabbitMQ:
+    /// <c>[Trait(TestBroker.Trait, TestBroker.RabbitMq)]</c>. <c>./build.sh test</c> runs the whole
+    /// suite against RabbitMQ 3.10, then these classes again against RabbitMQ 4.x
+    /// (<c>--filter Broker=RabbitMQ</c>).
+    /// </summary>
+    public const string Trait = "Broker";
+
+    /// <summary>Value of <see cref="Trait"/> for the tests that talk to RabbitMQ.</summary>
+    public const string RabbitMq = "RabbitMQ";
+
     /// <summary>Plain AMQP URI of the test vhost: <c>CHANNELS_RABBITMQ_TEST_URL</c>.</summary>
     public static string Url => Env("CHANNELS_RABBITMQ_TEST_URL") ?? "amqp://guest:guest@127.0.0.1:5682/asgi";
 
