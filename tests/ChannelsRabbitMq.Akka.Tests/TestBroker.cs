@@ -28,6 +28,12 @@ public static class TestBroker
     /// <summary>TLS URI (mutual TLS required by the broker): <c>CHANNELS_RABBITMQ_TEST_TLS_URL</c>.</summary>
     public static string TlsUrl => Env("CHANNELS_RABBITMQ_TEST_TLS_URL") ?? "amqps://guest:guest@localhost:5683/asgi";
 
+    /// <summary>
+    /// Which of the project's brokers the variables describe: <c>3</c> (RabbitMQ 3.10, the default)
+    /// or <c>4</c> (RabbitMQ 4.x, configured as 4.3 ships): <c>CHANNELS_RABBITMQ_BROKER_VERSION</c>.
+    /// </summary>
+    public static string Version => Env("CHANNELS_RABBITMQ_BROKER_VERSION") ?? "3";
+
     /// <summary>Folder of the test certificates (ca.pem, client.pem, client-key.pem, client.p12, untrusted-*.pem): <c>CHANNELS_RABBITMQ_SSL_DIR</c>.</summary>
     public static string SslDir => Env("CHANNELS_RABBITMQ_SSL_DIR") ?? Path.Combine(RepoRoot, "ssl");
 
