@@ -113,7 +113,7 @@ ensure_trixie_root() {
         [[ ! -e $TRIXIE_ROOT ]] || die "$TRIXIE_ROOT exists but has no RabbitMQ; move it away"
         # Leftovers of an interrupted run (never across a mount: debootstrap mounts /proc).
         for tmp in "$parent/.$name".tmp.*; do
-            [[ -d $tmp ]] || continue
+            [[ -d $tmp ]] || { rm -f "$tmp"; continue; }
             umount "$tmp/proc" "$tmp/sys" 2>/dev/null || true
             rm -rf --one-file-system "$tmp"
         done
