@@ -18,33 +18,56 @@
 #           amqp 5692 [_PORT2], amqps 5693 [_TLS_PORT2], distribution 25692 [_DIST_PORT2]
 # (the variables are CHANNELS_RABBITMQ_CLUSTER_PORT1 etc.). Both nodes share the rabbitmq
 # user's Erlang cookie, which is what clustering needs. Needs root, as broker.sh does.
+#
+# A RabbitMQ 4.x cluster (two nodes in broker.sh's Debian 13 root) with `--broker 4` before
+# the command, or CHANNELS_RABBITMQ_BROKER_VERSION=4. Its defaults and variables:
+#   node 1  channels-rabbitmq-rel41@localhost [CHANNELS_RABBITMQ_CLUSTER4_NODE1]
+#           amqp 5696 [_PORT1], amqps 5697 [_TLS_PORT1], distribution 25696 [_DIST_PORT1]
+#   node 2  channels-rabbitmq-rel42@localhost [CHANNELS_RABBITMQ_CLUSTER4_NODE2]
+#           amqp 5698 [_PORT2], amqps 5699 [_TLS_PORT2], distribution 25698 [_DIST_PORT2]
+# (CHANNELS_RABBITMQ_CLUSTER4_PORT1 etc.). `env` prints the CHANNELS_RABBITMQ_CLUSTER_*
+# variables the tests read, describing the cluster of the chosen version.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BROKER="$ROOT/scripts/broker.sh"
 
-NODE1=${CHANNELS_RABBITMQ_CLUSTER_NODE1:-channels-rabbitmq-rel1@localhost}
-PORT1=${CHANNELS_RABBITMQ_CLUSTER_PORT1:-5690}
-TLS_PORT1=${CHANNELS_RABBITMQ_CLUSTER_TLS_PORT1:-5691}
-DIST_PORT1=${CHANNELS_RABBITMQ_CLUSTER_DIST_PORT1:-25690}
-NODE2=${CHANNELS_RABBITMQ_CLUSTER_NODE2:-channels-rabbitmq-rel2@localhost}
-PORT2=${CHANNELS_RABBITMQ_CLUSTER_PORT2:-5692}
-TLS_PORT2=${CHANNELS_RABBITMQ_CLUSTER_TLS_PORT2:-5693}
-DIST_PORT2=${CHANNELS_RABBITMQ_CLUSTER_DIST_PORT2:-25692}
-
 log() { echo "cluster: $*" >&2; }
 die() { log "$*"; exit 1; }
+
+VERSION=${CHANNELS_RABBITMQ_BROKER_VERSION:-3}
+if [[ ${1:-} == --broker ]]; then
+    [[ $# -ge 2 ]] || die "--broker needs 3 or 4"
+    VERSION=$2
+    shift 2
+fi
+case $VERSION in
+    3 | 3.10) VERSION=3 PREFIX=CHANNELS_RABBITMQ_CLUSTER_ NAME=channels-rabbitmq-rel BASE_PORT=5690 BROKER_PREFIX=CHANNELS_RABBITMQ_BROKER_ ;;
+    4 | 4.x) VERSION=4 PREFIX=CHANNELS_RABBITMQ_CLUSTER4_ NAME=channels-rabbitmq-rel4 BASE_PORT=5696 BROKER_PREFIX=CHANNELS_RABBITMQ_BROKER4_ ;;
+    *) die "unknown broker '$VERSION' (3 or 4)" ;;
+esac
+# This cluster's setting NAME: variable ${PREFIX}NAME, else DEFAULT.
+setting() { local var=$PREFIX$1; echo "${!var:-$2}"; }
+
+NODE1=$(setting NODE1 "${NAME}1@localhost")
+PORT1=$(setting PORT1 "$BASE_PORT")
+TLS_PORT1=$(setting TLS_PORT1 $((BASE_PORT + 1)))
+DIST_PORT1=$(setting DIST_PORT1 $((BASE_PORT + 20000)))
+NODE2=$(setting NODE2 "${NAME}2@localhost")
+PORT2=$(setting PORT2 $((BASE_PORT + 2)))
+TLS_PORT2=$(setting TLS_PORT2 $((BASE_PORT + 3)))
+DIST_PORT2=$(setting DIST_PORT2 $((BASE_PORT + 20002)))
 
 # broker.sh for node N, with that node's parameters.
 node() {
     local n=$1; shift
     case $n in
-        1) CHANNELS_RABBITMQ_BROKER_NODE=$NODE1 CHANNELS_RABBITMQ_BROKER_PORT=$PORT1 \
-           CHANNELS_RABBITMQ_BROKER_TLS_PORT=$TLS_PORT1 CHANNELS_RABBITMQ_BROKER_DIST_PORT=$DIST_PORT1 \
-           "$BROKER" "$@" ;;
-        2) CHANNELS_RABBITMQ_BROKER_NODE=$NODE2 CHANNELS_RABBITMQ_BROKER_PORT=$PORT2 \
-           CHANNELS_RABBITMQ_BROKER_TLS_PORT=$TLS_PORT2 CHANNELS_RABBITMQ_BROKER_DIST_PORT=$DIST_PORT2 \
-           "$BROKER" "$@" ;;
+        1) env "${BROKER_PREFIX}NODE=$NODE1" "${BROKER_PREFIX}PORT=$PORT1" \
+               "${BROKER_PREFIX}TLS_PORT=$TLS_PORT1" "${BROKER_PREFIX}DIST_PORT=$DIST_PORT1" \
+               "$BROKER" --broker "$VERSION" "$@" ;;
+        2) env "${BROKER_PREFIX}NODE=$NODE2" "${BROKER_PREFIX}PORT=$PORT2" \
+               "${BROKER_PREFIX}TLS_PORT=$TLS_PORT2" "${BROKER_PREFIX}DIST_PORT=$DIST_PORT2" \
+               "$BROKER" --broker "$VERSION" "$@" ;;
         *) die "node must be 1 or 2, not '$n'" ;;
     esac
 }

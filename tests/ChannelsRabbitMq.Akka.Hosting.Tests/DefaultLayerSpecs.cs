@@ -9,6 +9,7 @@ using HostingTestKit = Akka.Hosting.TestKit.TestKit;
 namespace ChannelsRabbitMq.Akka.Hosting.Tests;
 
 /// <summary>The default layer, configured with one call: in the ActorRegistry, answering the actor protocol, and injectable.</summary>
+[Trait(TestBroker.Trait, TestBroker.RabbitMq)]
 public sealed class DefaultLayerSpecs(ITestOutputHelper output) : HostingTestKit(nameof(DefaultLayerSpecs), output)
 {
     protected override void ConfigureServices(HostBuilderContext context, IServiceCollection services) => services.AddChannelLayers();

@@ -12,6 +12,7 @@ namespace ChannelsRabbitMq.Akka.Hosting.Tests;
 /// <see cref="ChannelLayerHealthCheck"/> through ASP.NET Core's <see cref="HealthCheckService"/>:
 /// a layer on the test broker, and one whose broker is a closed port.
 /// </summary>
+[Trait(TestBroker.Trait, TestBroker.RabbitMq)]
 public sealed class HealthCheckSpecs(ITestOutputHelper output) : HostingTestKit(nameof(HealthCheckSpecs), output)
 {
     private const string Unreachable = "amqp://guest:guest@127.0.0.1:1/asgi";

@@ -10,6 +10,7 @@ using HostingTestKit = Akka.Hosting.TestKit.TestKit;
 namespace ChannelsRabbitMq.Akka.Hosting.Tests;
 
 /// <summary>Several layers in one app, each under its own name, configured in code and from configuration.</summary>
+[Trait(TestBroker.Trait, TestBroker.RabbitMq)]
 public sealed class NamedLayerSpecs(ITestOutputHelper output) : HostingTestKit(nameof(NamedLayerSpecs), output)
 {
     protected override void ConfigureServices(HostBuilderContext context, IServiceCollection services) => services.AddChannelLayers();

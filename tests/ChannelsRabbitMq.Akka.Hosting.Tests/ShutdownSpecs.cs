@@ -9,6 +9,7 @@ using HostingTestKit = Akka.Hosting.TestKit.TestKit;
 namespace ChannelsRabbitMq.Akka.Hosting.Tests;
 
 /// <summary>The layer closes in CoordinatedShutdown, before the ActorSystem terminates.</summary>
+[Trait(TestBroker.Trait, TestBroker.RabbitMq)]
 public sealed class ShutdownSpecs(ITestOutputHelper output) : HostingTestKit(nameof(ShutdownSpecs), output)
 {
     protected override void ConfigureServices(HostBuilderContext context, IServiceCollection services) => services.AddChannelLayers();

@@ -11,11 +11,28 @@ public static class TestBroker
 {
     private static readonly Lazy<string> LazyRepoRoot = new(FindRepoRoot);
 
+    /// <summary>
+    /// Name of the trait that marks a test class talking to RabbitMQ:
+    /// <c>[Trait(TestBroker.Trait, TestBroker.RabbitMq)]</c>. <c>./build.sh test</c> runs the whole
+    /// suite against RabbitMQ 3.10, then these classes again against RabbitMQ 4.x
+    /// (<c>--filter Broker=RabbitMQ</c>).
+    /// </summary>
+    public const string Trait = "Broker";
+
+    /// <summary>Value of <see cref="Trait"/> for the tests that talk to RabbitMQ.</summary>
+    public const string RabbitMq = "RabbitMQ";
+
     /// <summary>Plain AMQP URI of the test vhost: <c>CHANNELS_RABBITMQ_TEST_URL</c>.</summary>
     public static string Url => Env("CHANNELS_RABBITMQ_TEST_URL") ?? "amqp://guest:guest@127.0.0.1:5682/asgi";
 
     /// <summary>TLS URI (mutual TLS required by the broker): <c>CHANNELS_RABBITMQ_TEST_TLS_URL</c>.</summary>
     public static string TlsUrl => Env("CHANNELS_RABBITMQ_TEST_TLS_URL") ?? "amqps://guest:guest@localhost:5683/asgi";
+
+    /// <summary>
+    /// Which of the project's brokers the variables describe: <c>3</c> (RabbitMQ 3.10, the default)
+    /// or <c>4</c> (RabbitMQ 4.x, configured as 4.3 ships): <c>CHANNELS_RABBITMQ_BROKER_VERSION</c>.
+    /// </summary>
+    public static string Version => Env("CHANNELS_RABBITMQ_BROKER_VERSION") ?? "3";
 
     /// <summary>Folder of the test certificates (ca.pem, client.pem, client-key.pem, client.p12, untrusted-*.pem): <c>CHANNELS_RABBITMQ_SSL_DIR</c>.</summary>
     public static string SslDir => Env("CHANNELS_RABBITMQ_SSL_DIR") ?? Path.Combine(RepoRoot, "ssl");

@@ -10,6 +10,7 @@ namespace ChannelsRabbitMq.Akka.Tests.Benchmarks;
 /// mode runs in-process against the test broker and must produce figures for every scenario.
 /// How fast anything is, is not asserted here (see docs/performance.md).
 /// </summary>
+[Trait(TestBroker.Trait, TestBroker.RabbitMq)]
 public sealed class BenchmarkProgramSpecs(ITestOutputHelper output)
 {
     [Fact]

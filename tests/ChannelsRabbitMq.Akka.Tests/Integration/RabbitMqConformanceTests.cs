@@ -1,3 +1,4 @@
+using Xunit;
 using Xunit.Abstractions;
 
 namespace ChannelsRabbitMq.Akka.Tests.Integration;
@@ -6,6 +7,7 @@ namespace ChannelsRabbitMq.Akka.Tests.Integration;
 /// The conformance suite against the real broker (<c>scripts/broker.sh start</c>): one actor
 /// system per test, whose log feeds <see cref="ChannelLayerConformanceTests.Log"/>.
 /// </summary>
+[Trait(TestBroker.Trait, TestBroker.RabbitMq)]
 public sealed class RabbitMqConformanceTests : ChannelLayerConformanceTests
 {
     private readonly AkkaTestSystem _akka;

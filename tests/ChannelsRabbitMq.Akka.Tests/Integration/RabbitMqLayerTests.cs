@@ -12,6 +12,7 @@ namespace ChannelsRabbitMq.Akka.Tests.Integration;
 /// connecting (plain, mutual TLS, refused, conflicting queue names), the wire contract as the
 /// broker sees it (queue arguments, bindings, message bodies), and raw publishers.
 /// </summary>
+[Trait(TestBroker.Trait, TestBroker.RabbitMq)]
 public sealed partial class RabbitMqLayerTests : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);

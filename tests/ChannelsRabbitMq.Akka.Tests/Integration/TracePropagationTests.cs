@@ -10,6 +10,7 @@ namespace ChannelsRabbitMq.Akka.Tests.Integration;
 /// connection, as another process would be — continues the trace.
 /// </summary>
 [Collection(nameof(TracePropagationTests))] // the activity listener is process-wide
+[Trait(TestBroker.Trait, TestBroker.RabbitMq)]
 public sealed class TracePropagationTests : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);

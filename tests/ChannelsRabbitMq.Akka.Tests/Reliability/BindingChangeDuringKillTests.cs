@@ -10,6 +10,7 @@ namespace ChannelsRabbitMq.Akka.Tests.Reliability;
 /// extra reconnect), and the bindings end exactly as the memberships say. Shared node; only
 /// this test's connection is closed.
 /// </summary>
+[Trait(TestBroker.Trait, TestBroker.RabbitMq)]
 public sealed class BindingChangeDuringKillTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(20);

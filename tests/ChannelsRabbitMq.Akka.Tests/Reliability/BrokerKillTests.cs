@@ -27,6 +27,7 @@ public sealed class BrokerKillCollection
     public const string Name = "broker-side kills (alone)";
 }
 
+[Trait(TestBroker.Trait, TestBroker.RabbitMq)]
 [Collection(BrokerKillCollection.Name)]
 public sealed class BrokerKillTests(ITestOutputHelper output)
 {

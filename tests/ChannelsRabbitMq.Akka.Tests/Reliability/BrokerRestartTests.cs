@@ -10,6 +10,7 @@ namespace ChannelsRabbitMq.Akka.Tests.Reliability;
 /// in a row on a dedicated node; the layers come back within <c>ReconnectDelay</c> + 1 s of the
 /// broker being ready and traffic resumes.
 /// </summary>
+[Trait(TestBroker.Trait, TestBroker.RabbitMq)]
 [Collection(DedicatedBrokerCollection.Name)]
 public sealed class BrokerRestartTests(ClusterFixture cluster, ITestOutputHelper output)
 {

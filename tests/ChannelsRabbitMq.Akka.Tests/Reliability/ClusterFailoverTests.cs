@@ -11,6 +11,7 @@ namespace ChannelsRabbitMq.Akka.Tests.Reliability;
 /// stops: it fails over to the other (declaring its queue there: classic queues are node-local)
 /// and direct and group traffic resumes.
 /// </summary>
+[Trait(TestBroker.Trait, TestBroker.RabbitMq)]
 [Collection(DedicatedBrokerCollection.Name)]
 public sealed class ClusterFailoverTests(ClusterFixture cluster, ITestOutputHelper output)
 {

@@ -17,6 +17,7 @@ namespace ChannelsRabbitMq.Akka.Tests.Reliability;
 /// fuzz specs: here every other kind goes through the broker, one at a time, each followed by
 /// a good message that can only arrive (LocalCapacity 1) if the bad one was acked.
 /// </summary>
+[Trait(TestBroker.Trait, TestBroker.RabbitMq)]
 public sealed class HostileInputTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);

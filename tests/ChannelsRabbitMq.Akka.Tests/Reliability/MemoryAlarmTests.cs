@@ -9,6 +9,7 @@ namespace ChannelsRabbitMq.Akka.Tests.Reliability;
 /// A memory alarm on a dedicated node (<c>set_vm_memory_high_watermark</c> far below what the
 /// node uses): RabbitMQ blocks publishing connections until it clears.
 /// </summary>
+[Trait(TestBroker.Trait, TestBroker.RabbitMq)]
 [Collection(DedicatedBrokerCollection.Name)]
 public sealed class MemoryAlarmTests(ClusterFixture cluster, ITestOutputHelper output)
 {

@@ -11,6 +11,7 @@ namespace ChannelsRabbitMq.Akka.Tests.Reliability;
 /// up to 128 MiB) published into a layer's queue. The client breaks the connection when it
 /// arrives, before the layer sees it. Runs on a dedicated node: it moves a lot of bytes.
 /// </summary>
+[Trait(TestBroker.Trait, TestBroker.RabbitMq)]
 [Collection(DedicatedBrokerCollection.Name)]
 public sealed class OversizedInboundTests(ClusterFixture cluster, ITestOutputHelper output)
 {

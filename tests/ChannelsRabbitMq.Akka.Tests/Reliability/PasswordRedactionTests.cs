@@ -8,6 +8,7 @@ namespace ChannelsRabbitMq.Akka.Tests.Reliability;
 /// <c>ToString()</c>. Complements <c>RabbitMqLayerTests.Connection_failure_warnings_do_not_reveal_the_password</c>
 /// (warning texts of a refused TCP connect) and <c>AmqpUrisSpecs</c> (parser messages).
 /// </summary>
+[Trait(TestBroker.Trait, TestBroker.RabbitMq)]
 public sealed class PasswordRedactionTests(ITestOutputHelper output)
 {
     private const string Secret = "s3cr3t";

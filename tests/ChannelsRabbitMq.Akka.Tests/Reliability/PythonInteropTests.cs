@@ -14,6 +14,7 @@ namespace ChannelsRabbitMq.Akka.Tests.Reliability;
 /// consumer bound to a group receives what the .NET layer sends to it. A missing interpreter or
 /// package fails the test with the command that installs it.
 /// </summary>
+[Trait(TestBroker.Trait, TestBroker.RabbitMq)]
 public sealed class PythonInteropTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);

@@ -12,6 +12,7 @@ namespace ChannelsRabbitMq.Akka.Tests.Reliability;
 /// reconnect is refused until they are restored; meanwhile another user sends to the layer's
 /// channel and group.
 /// </summary>
+[Trait(TestBroker.Trait, TestBroker.RabbitMq)]
 [Collection(DedicatedBrokerCollection.Name)]
 public sealed class QueuedDuringBlipTests(ClusterFixture cluster, ITestOutputHelper output)
 {

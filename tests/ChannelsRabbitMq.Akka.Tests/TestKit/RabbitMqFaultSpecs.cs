@@ -10,6 +10,7 @@ namespace ChannelsRabbitMq.Akka.Tests.TestKit;
 /// (<c>scripts/broker.sh start</c>): drops from the broker's side and from the client's, outages,
 /// refused sends, lost and delayed deliveries — and the layer's recovery from each.
 /// </summary>
+[Trait(TestBroker.Trait, TestBroker.RabbitMq)]
 public sealed class RabbitMqFaultSpecs : global::Akka.TestKit.Xunit2.TestKit, IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);

@@ -9,6 +9,7 @@ using static ChannelsRabbitMq.Akka.Tests.Transport.TransportTestKit;
 namespace ChannelsRabbitMq.Akka.Tests.Transport;
 
 /// <summary>The RabbitMQ.Client transport against the real test broker (plain AMQP).</summary>
+[Trait(TestBroker.Trait, TestBroker.RabbitMq)]
 public class RabbitMqSessionSpecs(ITestOutputHelper output)
 {
     private static byte[] Bytes(string s) => Encoding.UTF8.GetBytes(s);

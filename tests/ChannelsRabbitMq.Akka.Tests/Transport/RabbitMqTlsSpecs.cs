@@ -10,6 +10,7 @@ namespace ChannelsRabbitMq.Akka.Tests.Transport;
 /// TLS against the test broker, which requires a client certificate signed by the test CA
 /// (verify_peer, fail_if_no_peer_cert).
 /// </summary>
+[Trait(TestBroker.Trait, TestBroker.RabbitMq)]
 public class RabbitMqTlsSpecs(ITestOutputHelper output)
 {
     private static RabbitMqTlsOptions PemClient(string ca = "ca.pem") => new()
