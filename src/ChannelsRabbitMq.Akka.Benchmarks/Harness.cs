@@ -243,7 +243,8 @@ internal sealed class RawPeer : IAsyncDisposable
             ["x-message-ttl"] = (int)BenchSettings.Expiry.TotalMilliseconds,
         };
         if (!exclusive) arguments["x-expires"] = (int)BenchSettings.QueueGracePeriod.TotalMilliseconds;
-        await Topology.QueueDeclareAsync(queue, durable: false, exclusive: exclusive, autoDelete: false, arguments);
+        // As the layer declares it: exclusive, or durable with x-expires (RabbitMQ 4.3+ refuses a transient non-exclusive queue).
+        await Topology.QueueDeclareAsync(queue, durable: !exclusive, exclusive: exclusive, autoDelete: false, arguments);
     }
 
     public Task DeclareExchangeAsync() =>

@@ -9,7 +9,9 @@ namespace ChannelsRabbitMq.Akka.Tests.Reliability;
 /// <summary>
 /// A body bigger than RabbitMQ.Client's inbound limit (64 MiB by default; RabbitMQ 3.10 accepts
 /// up to 128 MiB) published into a layer's queue. The client breaks the connection when it
-/// arrives, before the layer sees it. Runs on a dedicated node: it moves a lot of bytes.
+/// arrives, before the layer sees it. Runs on a dedicated node: it moves a lot of bytes. RabbitMQ
+/// 4.x refuses such a body itself (16 MiB by default, closing the publisher's channel), so there
+/// the test pins that the layer is not disturbed by a neighbour's refused publish.
 /// </summary>
 [Trait(TestBroker.Trait, TestBroker.RabbitMq)]
 [Collection(DedicatedBrokerCollection.Name)]
@@ -33,9 +35,13 @@ public sealed class OversizedInboundTests(ClusterFixture cluster, ITestOutputHel
             await layer.WaitForConnectionAsync().WaitAsync(Timeout);
             {
                 await using var raw = await new ConnectionFactory { Uri = new Uri(cluster.Url1) }.CreateConnectionAsync().WaitAsync(Timeout);
+                await using (var poisoner = await raw.CreateChannelAsync())
+                {
+                    var poison = new byte[65 * 1024 * 1024];
+                    await poisoner.BasicPublishAsync(exchange: "", routingKey: layer.QueueName, body: poison).AsTask().WaitAsync(Timeout);
+                }
+                // Its own channel: RabbitMQ 4.x closes the one that published the oversized body.
                 await using var publisher = await raw.CreateChannelAsync();
-                var poison = new byte[65 * 1024 * 1024];
-                await publisher.BasicPublishAsync(exchange: "", routingKey: layer.QueueName, body: poison).AsTask().WaitAsync(Timeout);
                 await publisher.BasicPublishAsync(exchange: "", routingKey: layer.QueueName,
                     body: WireCodec.Encode(Tagged.Message("after-poison"), channel, null, 1 << 20)).AsTask().WaitAsync(Timeout);
             }

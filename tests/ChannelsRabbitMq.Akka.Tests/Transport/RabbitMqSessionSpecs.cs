@@ -53,12 +53,13 @@ public class RabbitMqSessionSpecs(ITestOutputHelper output)
         await using var session = await NewTransport().ConnectAsync(new SessionProbe().Handlers, default).Within();
         var queue = UniqueName("args");
 
-        await session.DeclareQueueAsync(new QueueDeclaration(queue, 7, TimeSpan.FromSeconds(60), Exclusive: false, Expires: TimeSpan.FromSeconds(30)), default);
+        await session.DeclareQueueAsync(new QueueDeclaration(queue, 7, TimeSpan.FromSeconds(60), Exclusive: false, Expires: TimeSpan.FromSeconds(30),
+            Durable: true), default);
 
         var info = QueueInfo(queue, "durable", "exclusive", "auto_delete", "arguments");
         await session.DeleteQueueAsync(queue, default);
         Assert.NotNull(info);
-        Assert.Equal(new[] { "false", "false", "false" }, info[1..4]);
+        Assert.Equal(new[] { "true", "false", "false" }, info[1..4]);
         var arguments = info[4];
         Assert.Contains("{\"x-max-length\",7}", arguments);
         Assert.Contains("{\"x-overflow\",\"reject-publish\"}", arguments);

@@ -58,8 +58,9 @@ internal static class TransportTestKit
             ConnectTimeout = connectTimeout ?? TimeSpan.FromSeconds(10),
         }, connectionName ?? UniqueName("conn"));
 
+    /// <summary>A queue as the layer declares it: exclusive, or (the default mode) durable with <c>x-expires</c>, which RabbitMQ 4.3+ also accepts.</summary>
     public static QueueDeclaration Queue(string name, int maxLength = 100, bool exclusive = true, TimeSpan? expires = null) =>
-        new(name, maxLength, TimeSpan.FromSeconds(60), exclusive, expires);
+        new(name, maxLength, TimeSpan.FromSeconds(60), exclusive, expires, Durable: !exclusive);
 
     public static async Task<T> Within<T>(this Task<T> task, int seconds = 10) => await task.WaitAsync(TimeSpan.FromSeconds(seconds));
 
