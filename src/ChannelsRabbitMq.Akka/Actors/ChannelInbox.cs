@@ -510,7 +510,7 @@ internal sealed class ChannelInbox
         var settings = _settings;
         settings.Counters.MessageReceived();
         if (traced) Tracing.Received(copy.Trace, Channel);
-        if (settings.RequeuedOnLoss && copy.FirstHandOver()) settings.HandedOver.Record(copy.Session, copy.Fingerprint);
+        if (settings.RequeuedOnLoss) settings.HandedOver.Record(copy.Session, copy.Fingerprint, Channel);
         CopyLeaves(copy, ack: true);
     }
 

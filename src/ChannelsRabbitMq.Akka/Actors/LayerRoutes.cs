@@ -33,8 +33,9 @@ internal sealed class LayerRoutes
         _localCapacity = localCapacity;
         Counters = counters;
         // Acks beyond the prefetch window have been processed by the broker (it sent more since),
-        // so remembering a little more than the window is enough.
-        HandedOver = new HandedOverLog(Math.Max(2 * localCapacity, 256));
+        // so remembering a little more than the window is enough; a group delivery counts once per
+        // local copy.
+        HandedOver = new HandedOverLog(Math.Max(4 * localCapacity, 1024));
     }
 
     private LayerCounters Counters { get; }
@@ -125,38 +126,40 @@ internal sealed class LayerRoutes
 }
 
 /// <summary>
-/// A ring of the latest deliveries handed over to a receiver (session and body fingerprint).
+/// A ring of the latest copies handed over to a receiver (session, body fingerprint, channel).
 /// After a lost connection the broker requeues what it had not seen acked — at most the prefetch
-/// window, all among the latest deliveries — and a redelivery found here was already received.
-/// Written by channel actors (and the router), read by the router when a session is lost.
+/// window, all among the latest deliveries — and a redelivery found here was already received by
+/// that channel. Per channel, not per delivery: a group delivery stays unacked until its last
+/// local copy is received, so its redelivery must still reach the members whose copy was
+/// discarded with the session. Written by channel inboxes, read by the router when a session is lost.
 /// </summary>
 internal sealed class HandedOverLog
 {
-    private readonly (IAmqpSession? Session, ulong Fingerprint)[] _ring;
+    private readonly (IAmqpSession? Session, ulong Fingerprint, string? Channel)[] _ring;
     private int _next;
 
     public HandedOverLog(int capacity)
     {
-        _ring = new (IAmqpSession?, ulong)[capacity];
+        _ring = new (IAmqpSession?, ulong, string?)[capacity];
     }
 
-    public void Record(IAmqpSession session, ulong fingerprint)
+    public void Record(IAmqpSession session, ulong fingerprint, string channel)
     {
         lock (_ring)
         {
-            _ring[_next] = (session, fingerprint);
+            _ring[_next] = (session, fingerprint, channel);
             _next = (_next + 1) % _ring.Length;
         }
     }
 
-    /// <summary>Moves the fingerprints recorded for <paramref name="session"/> into <paramref name="into"/> and forgets the rest.</summary>
-    public void TakeFrom(IAmqpSession session, HashSet<ulong> into)
+    /// <summary>Moves the copies recorded for <paramref name="session"/> into <paramref name="into"/> and forgets the rest.</summary>
+    public void TakeFrom(IAmqpSession session, HashSet<(ulong Fingerprint, string Channel)> into)
     {
         lock (_ring)
         {
             for (var i = 0; i < _ring.Length; i++)
             {
-                if (_ring[i].Session == session) into.Add(_ring[i].Fingerprint);
+                if (_ring[i].Session == session) into.Add((_ring[i].Fingerprint, _ring[i].Channel!));
                 _ring[i] = default;
             }
             _next = 0;

@@ -23,7 +23,7 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LayerCounters _counters;
     private readonly string _queueName;
-    private readonly HashSet<ulong> _handedOverBeforeLoss = [];
+    private readonly HashSet<(ulong Fingerprint, string Channel)> _handedOverBeforeLoss = [];
     private readonly int _localCapacity;
     private readonly ChannelActor.ChannelSettings _settings;
     private readonly LayerRoutes _routes;
@@ -231,14 +231,6 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     {
         var decoded = inbound.Decoded;
         if (_closed) return;
-        if (inbound.Redelivered && _handedOverBeforeLoss.Remove(inbound.Fingerprint))
-        {
-            // Handed over before the connection was lost, but its ack was lost with it: at most once.
-            inbound.Session.Ack(inbound.DeliveryTag);
-            _counters.DuplicateSuppressed();
-            _log.Debug("Dropped a redelivered message that was already received before the reconnect");
-            return;
-        }
         if (decoded.Channel is { } channel)
         {
             if (!IsOwnChannel(channel))
@@ -250,11 +242,11 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
                     channel.Length > 120 ? channel[..120] + "…" : channel, _queueName);
                 return;
             }
-            Deliver(inbound, [channel]);
+            DeliverUnlessReceived(inbound, [channel]);
         }
         else if (decoded.Group is { } group && _groupMembers.TryGetValue(group, out var members))
         {
-            Deliver(inbound, members);
+            DeliverUnlessReceived(inbound, members);
         }
         else
         {
@@ -263,6 +255,37 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
             _counters.DroppedNoRecipient();
             _log.Debug("Dropped a message for group {0}: no local member", decoded.Group);
         }
+    }
+
+    // A redelivery after a lost connection goes only to the channels that had not received their
+    // copy before the loss: at most once per channel. A group delivery is acked only once every
+    // local copy has gone, so one member may have received it while another's copy was discarded
+    // with the session: that member must still get it.
+    private void DeliverUnlessReceived(Inbound inbound, string[] channels)
+    {
+        if (inbound.Redelivered && _handedOverBeforeLoss.Count > 0)
+        {
+            List<string>? owed = null;
+            var received = 0;
+            foreach (var channel in channels)
+            {
+                if (_handedOverBeforeLoss.Remove((inbound.Fingerprint, channel))) received++;
+                else (owed ??= []).Add(channel);
+            }
+            if (received > 0)
+            {
+                _counters.DuplicateSuppressed();
+                _log.Debug("A redelivered message was already received by {0} of its {1} local recipient(s) before the reconnect; not delivered to them again",
+                    received, channels.Length);
+                if (owed is null)
+                {
+                    inbound.Session.Ack(inbound.DeliveryTag);
+                    return;
+                }
+                channels = owed.ToArray();
+            }
+        }
+        Deliver(inbound, channels);
     }
 
     // One envelope for the delivery, one copy offered to each channel's inbox.
