@@ -519,6 +519,8 @@ internal sealed class ChannelInbox
     // reach this lock, under a lock its ack takes.
     private void CopyLeaves(Envelope copy, bool ack)
     {
+        // Unreceived and unacked: when its session was lost, the redelivery is owed to this channel.
+        if (!ack && _settings.RequeuedOnLoss) _settings.HandedOver.Discarded(copy.Session, copy.Fingerprint, Channel);
         if (!copy.CopyDone()) return;
         if (ack) copy.Session.Ack(copy.DeliveryTag);
         _settings.Counters.AdjustBacklog(-1);

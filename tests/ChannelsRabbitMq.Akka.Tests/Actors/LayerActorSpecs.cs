@@ -292,6 +292,28 @@ public sealed class LayerActorSpecs : FakeBrokerSpec
     }
 
     [Fact]
+    public async Task A_redelivered_message_identical_to_one_received_before_a_reconnect_is_still_delivered_when_its_own_copy_was_not_received()
+    {
+        await using var layer = NewLayer();
+        var first = await Broker.NextConnectionAsync(Timeout);
+        var channel = await layer.NewChannelAsync();
+        // Two sends of the same body (a heartbeat, say): the first is received and acked, the second waits.
+        var ping = WireCodec.Encode(Message("ping"), channel, null, 1 << 20);
+        first.Inject(ping);
+        first.Inject(ping);
+        Assert.Equal("ping", (await layer.ReceiveAsync(channel).WaitAsync(Timeout))["text"]);
+        await AwaitConditionAsync(() => Task.FromResult(first.Unacked == 1 && layer.GetStatistics().LocalBacklog == 1), Timeout);
+
+        first.Drop();
+        var second = await Broker.NextConnectionAsync(Timeout);
+        // The broker requeued only the second (the first was acked): it was never received here.
+        second.Inject(ping, redelivered: true);
+
+        Assert.Equal("ping", (await layer.ReceiveAsync(channel).WaitAsync(Timeout))["text"]);
+        Assert.Equal(0, layer.Counters.DuplicatesSuppressed);
+    }
+
+    [Fact]
     public async Task With_an_exclusive_queue_local_copies_survive_a_disconnect()
     {
         await using var layer = NewLayer(o => o.QueueMode = QueueMode.Exclusive);
