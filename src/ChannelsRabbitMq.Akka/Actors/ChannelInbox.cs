@@ -532,7 +532,7 @@ internal sealed class ChannelInbox
         var settings = _settings;
         settings.Counters.MessageReceived();
         if (traced) Tracing.Received(copy.Trace, Channel);
-        if (settings.RequeuedOnLoss && copy.FirstHandOver()) settings.HandedOver.Record(copy.Session, copy.Fingerprint);
+        if (settings.RequeuedOnLoss) settings.HandedOver.Record(copy.Session, copy.Fingerprint, Channel);
         CopyLeaves(copy, ack: true);
     }
 
@@ -541,6 +541,8 @@ internal sealed class ChannelInbox
     // reach this lock, under a lock its ack takes.
     private void CopyLeaves(Envelope copy, bool ack)
     {
+        // Unreceived and unacked: when its session was lost, the redelivery is owed to this channel.
+        if (!ack && _settings.RequeuedOnLoss) _settings.HandedOver.Discarded(copy.Session, copy.Fingerprint, Channel);
         if (!copy.CopyDone()) return;
         if (ack) copy.Session.Ack(copy.DeliveryTag);
         _settings.Counters.AdjustBacklog(-1);

@@ -28,16 +28,12 @@ internal sealed class Envelope
     public IReadOnlyDictionary<string, object?> Message { get; }
 
     private int _remainingCopies;
-    private int _handedOver;
 
     /// <summary>Counts one copy done (received, expired or discarded); true for the last one.</summary>
     public bool CopyDone() => Interlocked.Decrement(ref _remainingCopies) == 0;
 
     /// <summary>Counts <paramref name="copies"/> copies done at once; true if they were the last.</summary>
     public bool CopiesDone(int copies) => Interlocked.Add(ref _remainingCopies, -copies) == 0;
-
-    /// <summary>Marks a copy received; true for the first one.</summary>
-    public bool FirstHandOver() => Volatile.Read(ref _handedOver) == 0 && Interlocked.Exchange(ref _handedOver, 1) == 0;
 
     /// <summary><see cref="Environment.TickCount64"/> when it arrived, for local expiry.</summary>
     public long ReceivedAtMs { get; }

@@ -33,8 +33,9 @@ internal sealed class LayerRoutes
         _localCapacity = localCapacity;
         Counters = counters;
         // Acks beyond the prefetch window have been processed by the broker (it sent more since),
-        // so remembering a little more than the window is enough.
-        HandedOver = new HandedOverLog(Math.Max(2 * localCapacity, 256));
+        // so remembering a little more than the window is enough; a group delivery counts once per
+        // local copy.
+        HandedOver = new HandedOverLog(Math.Max(4 * localCapacity, 1024));
     }
 
     private LayerCounters Counters { get; }
@@ -125,38 +126,57 @@ internal sealed class LayerRoutes
 }
 
 /// <summary>
-/// A ring of the latest deliveries handed over to a receiver (session and body fingerprint).
-/// After a lost connection the broker requeues what it had not seen acked — at most the prefetch
-/// window, all among the latest deliveries — and a redelivery found here was already received.
-/// Written by channel actors (and the router), read by the router when a session is lost.
+/// A ring of the latest copies handed over to a receiver, and of those discarded because their
+/// session was lost (session, body fingerprint, channel). After a lost connection the broker
+/// requeues what it had not seen acked — at most the prefetch window, all among the latest
+/// deliveries: a redelivery whose copy was discarded is owed to its channel; one handed over
+/// there was already received. Per channel, not per delivery: a group delivery stays unacked until
+/// its last local copy is received, so its redelivery must still reach the members whose copy was
+/// discarded. Counted, not just matched: two sends of one body are two messages, and one of them
+/// received must not hide the other. Written by channel inboxes, read by the router when a session is lost.
 /// </summary>
 internal sealed class HandedOverLog
 {
-    private readonly (IAmqpSession? Session, ulong Fingerprint)[] _ring;
+    private readonly (IAmqpSession? Session, ulong Fingerprint, string? Channel, bool Discarded)[] _ring;
     private int _next;
 
     public HandedOverLog(int capacity)
     {
-        _ring = new (IAmqpSession?, ulong)[capacity];
+        _ring = new (IAmqpSession?, ulong, string?, bool)[capacity];
     }
 
-    public void Record(IAmqpSession session, ulong fingerprint)
+    /// <summary>A copy of a delivery of <paramref name="session"/> reached a receiver on <paramref name="channel"/>.</summary>
+    public void Record(IAmqpSession session, ulong fingerprint, string channel) => Add(session, fingerprint, channel, discarded: false);
+
+    /// <summary>A copy of a delivery of <paramref name="session"/> left <paramref name="channel"/> unreceived and unacked: its redelivery is owed there.</summary>
+    public void Discarded(IAmqpSession session, ulong fingerprint, string channel) => Add(session, fingerprint, channel, discarded: true);
+
+    private void Add(IAmqpSession session, ulong fingerprint, string channel, bool discarded)
     {
         lock (_ring)
         {
-            _ring[_next] = (session, fingerprint);
+            _ring[_next] = (session, fingerprint, channel, discarded);
             _next = (_next + 1) % _ring.Length;
         }
     }
 
-    /// <summary>Moves the fingerprints recorded for <paramref name="session"/> into <paramref name="into"/> and forgets the rest.</summary>
-    public void TakeFrom(IAmqpSession session, HashSet<ulong> into)
+    /// <summary>
+    /// Counts the copies recorded for <paramref name="session"/> into <paramref name="received"/>
+    /// and <paramref name="owed"/> (by fingerprint and channel) and forgets the rest.
+    /// </summary>
+    public void TakeFrom(IAmqpSession session, Dictionary<(ulong Fingerprint, string Channel), int> received,
+        Dictionary<(ulong Fingerprint, string Channel), int> owed)
     {
         lock (_ring)
         {
             for (var i = 0; i < _ring.Length; i++)
             {
-                if (_ring[i].Session == session) into.Add(_ring[i].Fingerprint);
+                if (_ring[i].Session == session)
+                {
+                    var key = (_ring[i].Fingerprint, _ring[i].Channel!);
+                    var counts = _ring[i].Discarded ? owed : received;
+                    counts[key] = counts.GetValueOrDefault(key) + 1;
+                }
                 _ring[i] = default;
             }
             _next = 0;

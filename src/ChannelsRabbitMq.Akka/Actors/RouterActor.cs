@@ -23,7 +23,8 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LayerCounters _counters;
     private readonly string _queueName;
-    private readonly HashSet<ulong> _handedOverBeforeLoss = [];
+    private readonly Dictionary<(ulong Fingerprint, string Channel), int> _receivedBeforeLoss = [];
+    private readonly Dictionary<(ulong Fingerprint, string Channel), int> _owedAfterLoss = [];
     private readonly int _localCapacity;
     private readonly ChannelActor.ChannelSettings _settings;
     private readonly LayerRoutes _routes;
@@ -203,9 +204,11 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
             case SessionLost lost when lost.DeliveriesRequeued:
                 // The broker requeues what it had not seen acked: at most the prefetch window, all
                 // among the latest deliveries. Those handed over lately may be redelivered.
-                _handedOverBeforeLoss.Clear();
-                _routes.HandedOver.TakeFrom(lost.Session, _handedOverBeforeLoss);
+                // Discard first: the discarded copies are recorded as owed to their channels.
                 foreach (var inbox in _inboxes.Values) inbox.DiscardFrom(lost.Session);
+                _receivedBeforeLoss.Clear();
+                _owedAfterLoss.Clear();
+                _routes.HandedOver.TakeFrom(lost.Session, _receivedBeforeLoss, _owedAfterLoss);
                 break;
             case SessionLost:
                 // The exclusive queue died with the connection, so nothing will be redelivered:
@@ -231,14 +234,6 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     {
         var decoded = inbound.Decoded;
         if (_closed) return;
-        if (inbound.Redelivered && _handedOverBeforeLoss.Remove(inbound.Fingerprint))
-        {
-            // Handed over before the connection was lost, but its ack was lost with it: at most once.
-            inbound.Session.Ack(inbound.DeliveryTag);
-            _counters.DuplicateSuppressed();
-            _log.Debug("Dropped a redelivered message that was already received before the reconnect");
-            return;
-        }
         if (decoded.Channel is { } channel)
         {
             if (!IsOwnChannel(channel))
@@ -250,11 +245,11 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
                     channel.Length > 120 ? channel[..120] + "…" : channel, _queueName);
                 return;
             }
-            Deliver(inbound, [channel]);
+            DeliverUnlessReceived(inbound, [channel]);
         }
         else if (decoded.Group is { } group && _groupMembers.TryGetValue(group, out var members))
         {
-            Deliver(inbound, members);
+            DeliverUnlessReceived(inbound, members);
         }
         else
         {
@@ -263,6 +258,47 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
             _counters.DroppedNoRecipient();
             _log.Debug("Dropped a message for group {0}: no local member", decoded.Group);
         }
+    }
+
+    // A redelivery after a lost connection goes only to the channels that had not received their
+    // copy before the loss: at most once per channel. A group delivery is acked only once every
+    // local copy has gone, so one member may have received it while another's copy was discarded
+    // with the session: that member must still get it. A copy discarded with the session is owed
+    // first: a body identical to one received earlier is another message, not a duplicate.
+    private void DeliverUnlessReceived(Inbound inbound, string[] channels)
+    {
+        if (inbound.Redelivered && _receivedBeforeLoss.Count > 0)
+        {
+            List<string>? owed = null;
+            var received = 0;
+            foreach (var channel in channels)
+            {
+                var key = (inbound.Fingerprint, channel);
+                if (!Take(_owedAfterLoss, key) && Take(_receivedBeforeLoss, key)) received++;
+                else (owed ??= []).Add(channel);
+            }
+            if (received > 0)
+            {
+                _counters.DuplicateSuppressed();
+                _log.Debug("A redelivered message was already received by {0} of its {1} local recipient(s) before the reconnect; not delivered to them again",
+                    received, channels.Length);
+                if (owed is null)
+                {
+                    inbound.Session.Ack(inbound.DeliveryTag);
+                    return;
+                }
+                channels = owed.ToArray();
+            }
+        }
+        Deliver(inbound, channels);
+    }
+
+    private static bool Take(Dictionary<(ulong, string), int> counts, (ulong, string) key)
+    {
+        if (!counts.TryGetValue(key, out var n)) return false;
+        if (n == 1) counts.Remove(key);
+        else counts[key] = n - 1;
+        return true;
     }
 
     // One envelope for the delivery, one copy offered to each channel's inbox.

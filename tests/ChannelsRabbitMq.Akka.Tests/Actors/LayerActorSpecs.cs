@@ -266,6 +266,54 @@ public sealed class LayerActorSpecs : FakeBrokerSpec
     }
 
     [Fact]
+    public async Task A_group_message_received_by_one_member_before_a_reconnect_still_reaches_the_member_that_had_not_received_it()
+    {
+        await using var layer = NewLayer();
+        var first = await Broker.NextConnectionAsync(Timeout);
+        var alice = await layer.NewChannelAsync();
+        var bob = await layer.NewChannelAsync();
+        await layer.GroupAddAsync("room", alice);
+        await layer.GroupAddAsync("room", bob);
+        var both = WireCodec.Encode(Message("to both"), null, "room", 1 << 20);
+        first.Inject(both);
+        // Alice takes her copy; Bob's waits in his buffer, so the delivery stays unacked.
+        Assert.Equal("to both", (await layer.ReceiveAsync(alice).WaitAsync(Timeout))["text"]);
+        Assert.Equal(1, first.Unacked);
+
+        first.Drop();
+        var second = await Broker.NextConnectionAsync(Timeout);
+        // The broker requeued the unacked delivery: Bob never had his copy, Alice had hers.
+        second.Inject(both, redelivered: true);
+        second.Inject(WireCodec.Encode(Message("after"), alice, null, 1 << 20));
+
+        Assert.Equal("to both", (await layer.ReceiveAsync(bob).WaitAsync(Timeout))["text"]);
+        Assert.Equal("after", (await layer.ReceiveAsync(alice).WaitAsync(Timeout))["text"]);
+        Assert.Equal(1, layer.Counters.DuplicatesSuppressed);
+    }
+
+    [Fact]
+    public async Task A_redelivered_message_identical_to_one_received_before_a_reconnect_is_still_delivered_when_its_own_copy_was_not_received()
+    {
+        await using var layer = NewLayer();
+        var first = await Broker.NextConnectionAsync(Timeout);
+        var channel = await layer.NewChannelAsync();
+        // Two sends of the same body (a heartbeat, say): the first is received and acked, the second waits.
+        var ping = WireCodec.Encode(Message("ping"), channel, null, 1 << 20);
+        first.Inject(ping);
+        first.Inject(ping);
+        Assert.Equal("ping", (await layer.ReceiveAsync(channel).WaitAsync(Timeout))["text"]);
+        await AwaitConditionAsync(() => Task.FromResult(first.Unacked == 1 && layer.GetStatistics().LocalBacklog == 1), Timeout);
+
+        first.Drop();
+        var second = await Broker.NextConnectionAsync(Timeout);
+        // The broker requeued only the second (the first was acked): it was never received here.
+        second.Inject(ping, redelivered: true);
+
+        Assert.Equal("ping", (await layer.ReceiveAsync(channel).WaitAsync(Timeout))["text"]);
+        Assert.Equal(0, layer.Counters.DuplicatesSuppressed);
+    }
+
+    [Fact]
     public async Task With_an_exclusive_queue_local_copies_survive_a_disconnect()
     {
         await using var layer = NewLayer(o => o.QueueMode = QueueMode.Exclusive);

@@ -78,9 +78,21 @@ public sealed class BrokerKillTests(ITestOutputHelper output)
         public SendStatus Status;
     }
 
+    /// <summary>
+    /// The parent of every tracked send: the layer's send activity is its child, so a send the
+    /// layer reports as "may be lost" (its connection closed before the broker's confirm) is told
+    /// apart from one the broker confirmed, message by message.
+    /// </summary>
+    private const string SendTrackerName = "ChannelsRabbitMq.Akka.Tests.Reliability.Kills";
+
+    private static readonly ActivitySource SendTracker = new(SendTrackerName);
+
+    private const string IdTag = "reliability.id";
+
     private sealed class KillScenario(ITestOutputHelper output, bool exclusiveQueue, int kills)
     {
         private readonly string _run = Guid.NewGuid().ToString("N")[..8];
+        private readonly ConcurrentDictionary<string, string> _unconfirmed = new();
         private readonly ConcurrentDictionary<string, Sent> _sent = new();
         private readonly ConcurrentDictionary<(string Channel, string Id), int> _received = new();
         private readonly ConcurrentDictionary<(string Channel, string Id), ConcurrentQueue<DateTime>> _receivedAt = new();
@@ -101,6 +113,18 @@ public sealed class BrokerKillTests(ITestOutputHelper output)
             var total = Stopwatch.StartNew();
             void OnUnobserved(object? sender, UnobservedTaskExceptionEventArgs e) => _unobserved.Enqueue(e.Exception);
             TaskScheduler.UnobservedTaskException += OnUnobserved;
+            using var listener = new ActivityListener
+            {
+                ShouldListenTo = source => source.Name is ChannelLayerTelemetry.Name or SendTrackerName, // by name: a static source may not exist yet
+                Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
+                ActivityStopped = activity =>
+                {
+                    // A send the layer completed without the broker's confirm (the publish failed with its connection).
+                    if (activity.Status == ActivityStatusCode.Error && activity.Parent?.GetTagItem(IdTag) is string id)
+                        _unconfirmed[id] = activity.StatusDescription ?? "error";
+                },
+            };
+            ActivitySource.AddActivityListener(listener);
             // Only the connection lifecycle goes to the test output: the traffic would drown it.
             await using var akka = new ReliabilitySystem(output, e => e.Level >= LogLevel.WarningLevel && !e.Text.Contains("may be lost"));
             var peers = new List<Peer>();
@@ -263,6 +287,26 @@ public sealed class BrokerKillTests(ITestOutputHelper output)
                 report.AppendLine($"lost deliveries by kind: direct {missing.Count(m => m.Id.Contains('d'))}, group {missing.Count(m => m.Id.Contains('g'))} " +
                                   $"(a group send reaches 2 or 8 channels); lost sends: {lostSends.Length} of {byStatus.GetValueOrDefault(SendStatus.Confirmed)} " +
                                   $"({lostSends.Count(i => i.Contains('d'))} direct, {lostSends.Count(i => i.Contains('g'))} group, of which {partialGroups} reached only some members)");
+                // Where the lost deliveries went: sends the broker never confirmed (their connection closed
+                // first: at-most-once allows that loss) against sends it confirmed (each one a window in the
+                // layer, since the queue outlives the blip in the default mode).
+                var lostConfirmed = missing.Where(m => !_unconfirmed.ContainsKey(m.Id)).ToArray();
+                var lostConfirmedSends = lostConfirmed.Select(m => m.Id).Distinct().ToArray();
+                var partialConfirmed = lostConfirmed.Where(m => m.Id.Contains('g')).GroupBy(m => m.Id)
+                    .Count(g => g.Count() < _sent[g.Key].Recipients.Length);
+                report.AppendLine($"lost deliveries of sends never confirmed (\"may be lost\"): {missing.Count - lostConfirmed.Length} " +
+                                  $"({missing.Where(m => _unconfirmed.ContainsKey(m.Id)).Select(m => m.Id).Distinct().Count()} sends; {_unconfirmed.Count} sends unconfirmed in all)");
+                report.AppendLine($"lost deliveries of CONFIRMED sends: {lostConfirmed.Length} ({lostConfirmedSends.Length} sends: " +
+                                  $"{lostConfirmedSends.Count(i => i.Contains('d'))} direct, {lostConfirmedSends.Count(i => i.Contains('g'))} group, of which {partialConfirmed} reached only some members)");
+                foreach (var m in lostConfirmed.GroupBy(m => m.Id).Take(30))
+                {
+                    var s = _sent[m.Key];
+                    var got = s.Recipients.Where(c => _received.ContainsKey((c, s.Id))).ToArray();
+                    report.AppendLine($"  lost confirmed {s.Id} (kill epoch {s.Epoch}): missing on {m.Count()} of {s.Recipients.Length} recipients" +
+                                      $"{(got.Length > 0 ? $", received on {got.Length}" : "")}");
+                }
+                report.AppendLine($"layer counters (sum): duplicates suppressed {peers.Sum(p => p.Layer.Counters.DuplicatesSuppressed)}, " +
+                                  $"expired locally {stats.Sum(s => s.ExpiredLocally)}, dropped with no recipient {stats.Sum(s => s.DroppedNoRecipient)}, malformed {stats.Sum(s => s.Malformed)}");
                 report.AppendLine($"duplicates: {duplicates.Length} (deliveries of one message to one channel more than once){(duplicates.Length > 0 ? ": " + string.Join(", ", duplicates.Take(10).Select(d => $"{d.Key.Id}@{d.Key.Channel}×{d.Value}")) : "")}");
                 foreach (var d in duplicates.Take(20))
                     report.AppendLine($"  duplicate {d.Key.Id} on {d.Key.Channel}: received at {string.Join(", ", _receivedAt[d.Key].Select(t => t.ToString("HH:mm:ss.fff")))}");
@@ -279,6 +323,9 @@ public sealed class BrokerKillTests(ITestOutputHelper output)
                 Figures.Report(output, $"broker-side kills, {(exclusiveQueue ? "exclusive queue" : "default")}", report.ToString());
 
                 if (duplicates.Length > 0) _problems.Enqueue($"{duplicates.Length} message(s) delivered twice to one channel (at-most-once broken)");
+                // The queue outlives the blip: a send the broker confirmed is in it, so losing one is the layer's fault.
+                if (!exclusiveQueue && lostConfirmed.Length > 0)
+                    _problems.Enqueue($"{lostConfirmed.Length} delivery(ies) of {lostConfirmedSends.Length} send(s) the broker had confirmed never arrived: {string.Join(", ", lostConfirmedSends.Take(10))}");
                 if (actorFailures.Length > 0) _problems.Enqueue($"{actorFailures.Length} error(s) logged: a layer actor failed for another reason than the kill");
                 if (unexpected.Length > 0) _problems.Enqueue($"{unexpected.Length} message(s) delivered to a channel they were not sent to");
                 if (byStatus.GetValueOrDefault(SendStatus.Hung) > 0) _problems.Enqueue($"{byStatus[SendStatus.Hung]} call(s) did not complete within {CallTimeout.TotalSeconds} s");
@@ -433,6 +480,8 @@ public sealed class BrokerKillTests(ITestOutputHelper output)
             Task call;
             try
             {
+                using var tracked = SendTracker.StartActivity("tracked-send");
+                tracked?.SetTag(IdTag, id);
                 call = send(Tagged.Message(id, kind));
             }
             catch (Exception e)
