@@ -147,6 +147,47 @@ internal sealed class ChannelInbox
     }
 
     /// <summary>
+    /// A message handed to a receiver that was gone by the time it arrived (an <c>Ask</c> whose
+    /// own timeout fired in that instant: Akka dead-letters the reply) comes back: to the first
+    /// waiting receiver, or to the head of the buffer, where it was the oldest. Its delivery was
+    /// acked when it was first received, so it has no ack duty now. False when the inbox has ended.
+    /// </summary>
+    public bool TryReturn(IReadOnlyDictionary<string, object?> message)
+    {
+        var copy = new Envelope(ReturnedSession.Instance, 0, message, copies: 1, Environment.TickCount64);
+        bool pushed = false, claimed = false, arm;
+        lock (_buffer)
+        {
+            if (_state == State.Ended) return false;
+            if (_state == State.Closed) return true; // nobody will receive anything here any more
+            _settings.Counters.AdjustBacklog(+1); // counted out again when it leaves
+            if (_subscriber is { } subscriber)
+            {
+                ChannelActor.TellSubscriber(copy, subscriber, Channel, Owner);
+                pushed = true;
+                arm = false;
+            }
+            else if (_buffer.Count == 0 && ClaimWaiter(message) is not null)
+            {
+                claimed = true;
+                arm = BecameIdleIfSo();
+            }
+            else
+            {
+                var later = _buffer.ToArray();
+                _buffer.Clear();
+                _buffer.Enqueue(copy);
+                foreach (var next in later) _buffer.Enqueue(next);
+                _count = _buffer.Count;
+                arm = CheckBy(copy.ReceivedAtMs + _settings.LocalExpiryMs);
+            }
+        }
+        if (pushed || claimed) Received(copy, traced: claimed);
+        if (arm) Owner.Tell(ChannelActor.CheckNow.Instance);
+        return true;
+    }
+
+    /// <summary>
     /// A receive on this channel: the oldest buffered copy at once, or a receiver that waits
     /// here (cancellable with <paramref name="cancellationToken"/>; skipped once
     /// <paramref name="asker"/> has terminated). Null when the inbox has ended: go through the router.
@@ -547,6 +588,32 @@ internal sealed class ChannelInbox
         if (ack) copy.Session.Ack(copy.DeliveryTag);
         _settings.Counters.AdjustBacklog(-1);
     }
+}
+
+/// <summary>
+/// The "session" of a message that came back from a receiver that was gone: always open, and
+/// nothing to ack (the delivery was acked when the message was first received).
+/// </summary>
+internal sealed class ReturnedSession : IAmqpSession
+{
+    public static ReturnedSession Instance { get; } = new();
+
+    private ReturnedSession() { }
+
+    public RabbitMQ.Client.IConnection? Connection => null;
+    public bool IsOpen => true;
+    public void Ack(ulong deliveryTag) { }
+    public Task<bool> QueueExistsAsync(string queue, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task DeclareExchangeAsync(string exchange, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task DeclareQueueAsync(QueueDeclaration queue, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task BindAsync(string queue, string exchange, string routingKey, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task UnbindAsync(string queue, string exchange, string routingKey, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task StartConsumingAsync(string queue, ushort prefetch, bool exclusive, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task PublishAsync(string exchange, string routingKey, ReadOnlyMemory<byte> body, TraceHeaders trace, CancellationToken cancellationToken) =>
+        throw new NotSupportedException();
+    public Task DeleteQueueAsync(string queue, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task CloseAsync() => Task.CompletedTask;
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }
 
 /// <summary>

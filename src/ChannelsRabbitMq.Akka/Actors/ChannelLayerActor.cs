@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Actor.Internal;
 using Akka.Event;
 using ChannelsRabbitMq.Akka.Transport;
+using ChannelsRabbitMq.Akka.Wire;
 
 namespace ChannelsRabbitMq.Akka.Actors;
 
@@ -103,6 +104,8 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
         _connection = Context.ActorOf(ConnectionActor.Props(_options, _queueName, _transport, _router, _counters, _routes), "connection");
         _groups = Context.ActorOf(GroupMembershipActor.Props(_router, _connection), "groups");
         Context.Watch(_router);
+        // A reply to Receive that its asker no longer takes comes back to its channel.
+        Context.System.EventStream.Subscribe(Self, typeof(DeadLetter));
         _started.TrySetResult(new LayerActors(Self, _connection, _router, _groups));
     }
 
@@ -120,6 +123,15 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
                 _ = _layer.FailAsync(failed.Cause); // every call fails from here on
                 _log.Error(failed.Cause, "The layer's {0} actor failed; its state cannot be rebuilt, so the layer failed and closes. " +
                                          "Every call now fails with ChannelLayerClosedException.", failed.Name);
+                break;
+            case DeadLetter { Message: ChannelLayerProtocol.Received received }
+                when Names.IsProcessSpecific(received.Channel) && Names.QueueOf(received.Channel) == _queueName
+                     && UnreceivedReplies.TryTake(received):
+                _log.Warning("A message for channel {0} reached its asker after the asker had given up (an Ask that timed out); " +
+                             "it goes back to the channel. Give ChannelLayerProtocol.Receive a Timeout shorter than the Ask's.", received.Channel);
+                _router.Tell(new RouterActor.ReturnUnreceived(received.Channel, received.Message));
+                break;
+            case DeadLetter:
                 break;
             case Close close:
                 _closeWaiters.Add(close.Completion);
@@ -155,6 +167,7 @@ internal sealed class ChannelLayerActor : UntypedActor, IWithTimers
 
     protected override void PostStop()
     {
+        Context.System.EventStream.Unsubscribe(Self, typeof(DeadLetter));
         _started.TrySetException(new ChannelLayerClosedException());
         foreach (var waiter in _closeWaiters) waiter.TrySetResult(Done.Instance);
     }

@@ -74,7 +74,7 @@ internal static class ProtocolHandler
             {
                 deadline?.Dispose();
             }
-        }, message => new ChannelLayerProtocol.Received(receive.Channel, message));
+        }, message => UnreceivedReplies.Track(new ChannelLayerProtocol.Received(receive.Channel, message)));
     }
 
     private static void Answer(IActorRef sender, Func<Task> operation) =>
@@ -99,4 +99,24 @@ internal static class ProtocolHandler
         task.PipeTo(sender, success: result => reply(result!),
             failure: e => new Status.Failure(e is AggregateException a ? a.GetBaseException() : e));
     }
+}
+
+/// <summary>
+/// The replies to <see cref="ChannelLayerProtocol.Receive"/> on their way to their askers. One
+/// that Akka dead-letters (its <c>Ask</c> timed out in the instant it was handed over, or its
+/// asker stopped) is recognised by the layer's root, which gives the message back to its channel
+/// (<see cref="ChannelInbox.TryReturn"/>): nothing already received is lost to an asker that gave up.
+/// </summary>
+internal static class UnreceivedReplies
+{
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ChannelLayerProtocol.Received, object> Sent = new();
+
+    public static ChannelLayerProtocol.Received Track(ChannelLayerProtocol.Received reply)
+    {
+        Sent.AddOrUpdate(reply, Sent);
+        return reply;
+    }
+
+    /// <summary>True (once) for a reply of ours that was dead-lettered.</summary>
+    public static bool TryTake(ChannelLayerProtocol.Received reply) => Sent.Remove(reply);
 }

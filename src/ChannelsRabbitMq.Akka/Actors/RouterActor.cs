@@ -62,6 +62,9 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     /// <summary>A receiver for a channel with no live inbox (or one that ended as the caller reached it).</summary>
     public sealed record WaitForMessage(string Channel, ReceiveWaiter Waiter);
 
+    /// <summary>A message received by an asker that had given up: back to its channel (<see cref="ChannelInbox.TryReturn"/>).</summary>
+    public sealed record ReturnUnreceived(string Channel, IReadOnlyDictionary<string, object?> Message);
+
     /// <summary>Push every message of <paramref name="Channel"/> to an actor.</summary>
     public sealed record Subscribe(string Channel, IActorRef Subscriber, PendingReply<Done> Reply);
 
@@ -157,6 +160,10 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
             case WaitForMessage receive:
                 if (_closed) receive.Waiter.TryFail(new ChannelLayerClosedException());
                 else while (!InboxOf(receive.Channel).TryWait(receive.Waiter)) { }
+                break;
+            case ReturnUnreceived returned:
+                if (!_closed)
+                    while (!InboxOf(returned.Channel).TryReturn(returned.Message)) { }
                 break;
             case Subscribe subscribe:
                 if (_closed) { subscribe.Reply.TryFail(new ChannelLayerClosedException()); break; }

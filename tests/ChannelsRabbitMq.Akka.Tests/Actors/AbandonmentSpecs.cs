@@ -43,6 +43,39 @@ public sealed class AbandonmentSpecs(ITestOutputHelper output) : FakeBrokerSpec(
     }
 
     [Fact]
+    public async Task A_reply_to_Receive_that_its_asker_no_longer_takes_goes_back_to_the_channel()
+    {
+        // What Akka does with a reply to an Ask that timed out in the instant it was handed over:
+        // it dead-letters it. The layer recognises its own reply and gives the message back.
+        await using var layer = NewLayer();
+        var channel = await layer.NewChannelAsync();
+        await layer.WaitForConnectionAsync().WaitAsync(Timeout);
+        var reply = ChannelsRabbitMq.Akka.Actors.UnreceivedReplies.Track(new ChannelLayerProtocol.Received(channel, Message("came back")));
+
+        await EventFilter.Warning(contains: "after the asker had given up").ExpectOneAsync(() =>
+        {
+            Sys.EventStream.Publish(new DeadLetter(reply, TestActor, Sys.DeadLetters));
+            return Task.CompletedTask;
+        });
+
+        var received = await layer.ReceiveAsync(channel).WaitAsync(Timeout);
+        Assert.Equal("came back", received["text"]);
+    }
+
+    [Fact]
+    public async Task A_dead_lettered_message_that_the_layer_did_not_send_is_left_alone()
+    {
+        await using var layer = NewLayer();
+        var channel = await layer.NewChannelAsync();
+        await layer.WaitForConnectionAsync().WaitAsync(Timeout);
+
+        Sys.EventStream.Publish(new DeadLetter(new ChannelLayerProtocol.Received(channel, Message("not ours")), TestActor, Sys.DeadLetters));
+        await layer.SendAsync(channel, Message("sent"));
+
+        Assert.Equal("sent", (await layer.ReceiveAsync(channel).WaitAsync(Timeout))["text"]);
+    }
+
+    [Fact]
     public async Task Calls_on_a_closed_layer_return_faulted_tasks_instead_of_throwing()
     {
         var layer = NewLayer();

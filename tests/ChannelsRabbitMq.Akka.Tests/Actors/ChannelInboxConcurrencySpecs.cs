@@ -17,8 +17,15 @@ namespace ChannelsRabbitMq.Akka.Tests.Actors;
 /// returned, a lost or doubled ack, a receiver left linked after it was cancelled, or a FIFO
 /// broken by a race would each give an outcome no sequential order gives.
 /// </summary>
+/// <remarks>Alone in its collection: it keeps every core busy, which would starve the timers of specs running beside it.</remarks>
+[Collection(Name)]
 public sealed class ChannelInboxConcurrencySpecs
 {
+    public const string Name = "Channel inbox concurrency (runs alone)";
+
+    [CollectionDefinition(Name, DisableParallelization = true)]
+    public sealed class RunsAlone;
+
     [Fact]
     public void Concurrent_offers_receives_cancellations_and_subscriptions_are_linearizable()
     {

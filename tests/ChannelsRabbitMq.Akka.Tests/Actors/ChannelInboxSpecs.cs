@@ -29,6 +29,17 @@ public sealed class ChannelInboxSpecs(ITestOutputHelper output) : global::Akka.T
     }
 
     [Fact]
+    public async Task A_message_given_back_goes_before_the_buffered_ones_and_is_not_acked_again()
+    {
+        var inbox = NewInbox();
+        inbox.TryOffer(Copy("later"));
+        Assert.True(inbox.TryReturn(Message("given back")));
+        Assert.Equal("given back", Text(await inbox.Receive(CancellationToken.None, null)!));
+        Assert.Equal("later", Text(await inbox.Receive(CancellationToken.None, null)!));
+        Assert.Equal([1UL], _session.Acked);
+    }
+
+    [Fact]
     public async Task A_waiting_receiver_gets_the_next_offered_copy()
     {
         var inbox = NewInbox();
