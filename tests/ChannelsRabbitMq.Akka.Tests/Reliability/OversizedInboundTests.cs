@@ -33,14 +33,26 @@ public sealed class OversizedInboundTests(ClusterFixture cluster, ITestOutputHel
         {
             var channel = await layer.NewChannelAsync();
             await layer.WaitForConnectionAsync().WaitAsync(Timeout);
+            var factory = new ConnectionFactory { Uri = new Uri(cluster.Url1) };
             {
-                await using var raw = await new ConnectionFactory { Uri = new Uri(cluster.Url1) }.CreateConnectionAsync().WaitAsync(Timeout);
-                await using (var poisoner = await raw.CreateChannelAsync())
+                // A connection of its own, with confirms (so it is in the queue before the next
+                // message): RabbitMQ 4.x refuses the oversized body by closing the channel (and
+                // may break the client's connection) instead.
+                await using var poisoner = await factory.CreateConnectionAsync().WaitAsync(Timeout);
+                try
                 {
+                    await using var poisonChannel = await poisoner.CreateChannelAsync(new CreateChannelOptions(true, true));
                     var poison = new byte[65 * 1024 * 1024];
-                    await poisoner.BasicPublishAsync(exchange: "", routingKey: layer.QueueName, body: poison).AsTask().WaitAsync(Timeout);
+                    await poisonChannel.BasicPublishAsync(exchange: "", routingKey: layer.QueueName, body: poison).AsTask().WaitAsync(Timeout);
                 }
-                // Its own channel: RabbitMQ 4.x closes the one that published the oversized body.
+                catch (Exception e) when (e is RabbitMQ.Client.Exceptions.OperationInterruptedException or RabbitMQ.Client.Exceptions.AlreadyClosedException
+                                              or RabbitMQ.Client.Exceptions.PublishException)
+                {
+                    output.WriteLine($"the broker refused the oversized body: {e.Message}");
+                }
+            }
+            {
+                await using var raw = await factory.CreateConnectionAsync().WaitAsync(Timeout);
                 await using var publisher = await raw.CreateChannelAsync();
                 await publisher.BasicPublishAsync(exchange: "", routingKey: layer.QueueName,
                     body: WireCodec.Encode(Tagged.Message("after-poison"), channel, null, 1 << 20)).AsTask().WaitAsync(Timeout);
