@@ -97,7 +97,12 @@ internal sealed class ChannelInbox
     /// receiver that can still take it, or buffered. False when the inbox has ended (offer it to
     /// the router's new one instead); the copy is then untouched.
     /// </summary>
-    public bool TryOffer(Envelope copy)
+    /// <remarks>
+    /// <paramref name="handedOver"/>: the router's group dispatch collects the copies the inboxes
+    /// handed over (pushed or claimed) and counts them out in one go (<see cref="CountOut"/>):
+    /// one counter add, one ack check and one redelivery-log lock per delivery, not per member.
+    /// </remarks>
+    public bool TryOffer(Envelope copy, List<string>? handedOver = null)
     {
         ReceiveWaiter? claimed = null;
         bool arm = false, done = false, acked = true;
@@ -139,11 +144,31 @@ internal sealed class ChannelInbox
         }
         if (done)
         {
-            if (acked) Received(copy, traced: claimed is not null); // a subscriber's copy is traced when told
-            else CopyLeaves(copy, ack: false);
+            if (!acked) CopyLeaves(copy, ack: false);
+            else if (handedOver is null) Received(copy, traced: claimed is not null); // a subscriber's copy is traced when told
+            else
+            {
+                if (claimed is not null) Tracing.Received(copy.Trace, Channel);
+                handedOver.Add(Channel);
+            }
         }
         if (arm) Owner.Tell(ChannelActor.CheckNow.Instance);
         return true;
+    }
+
+    /// <summary>
+    /// Counts out, at once, the copies of <paramref name="delivery"/> that inboxes handed over to
+    /// <paramref name="channels"/> during one dispatch (see <see cref="TryOffer"/>), acking the
+    /// delivery if they were its last.
+    /// </summary>
+    public static void CountOut(Envelope delivery, List<string> channels, ChannelActor.ChannelSettings settings)
+    {
+        if (channels.Count == 0) return;
+        settings.Counters.MessagesReceived(channels.Count);
+        if (settings.RequeuedOnLoss) settings.HandedOver.Record(delivery.Session, delivery.Fingerprint, channels);
+        if (!delivery.CopiesDone(channels.Count)) return;
+        delivery.Session.Ack(delivery.DeliveryTag);
+        settings.Counters.AdjustBacklog(-1);
     }
 
     /// <summary>

@@ -151,6 +151,19 @@ internal sealed class HandedOverLog
     /// <summary>A copy of a delivery of <paramref name="session"/> left <paramref name="channel"/> unreceived and unacked: its redelivery is owed there.</summary>
     public void Discarded(IAmqpSession session, ulong fingerprint, string channel) => Add(session, fingerprint, channel, discarded: true);
 
+    /// <summary>Copies of one delivery of <paramref name="session"/> reached receivers on each of <paramref name="channels"/>.</summary>
+    public void Record(IAmqpSession session, ulong fingerprint, List<string> channels)
+    {
+        lock (_ring)
+        {
+            foreach (var channel in channels)
+            {
+                _ring[_next] = (session, fingerprint, channel, false);
+                _next = (_next + 1) % _ring.Length;
+            }
+        }
+    }
+
     private void Add(IAmqpSession session, ulong fingerprint, string channel, bool discarded)
     {
         lock (_ring)

@@ -32,6 +32,9 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
     private int _liveChannels;
     private int _peakChannels;
 
+    // The channels whose inbox handed over a copy of the delivery being dispatched (reused).
+    private readonly List<string> _handedOver = [];
+
     private readonly Dictionary<string, string[]> _groupMembers = new(StringComparer.Ordinal);
     private bool _closed;
     private bool _publishedBiggest;
@@ -317,8 +320,10 @@ internal sealed class RouterActor : UntypedActor, IWithTimers
             Trace = inbound.Trace,
         };
         _counters.AdjustBacklog(+1);
+        _handedOver.Clear();
         foreach (var channel in channels)
-            while (!InboxOf(channel).TryOffer(envelope)) { }
+            while (!InboxOf(channel).TryOffer(envelope, _handedOver)) { }
+        ChannelInbox.CountOut(envelope, _handedOver, _settings);
         if (inbound.Decoded.Group is not null) _counters.GroupDelivered(channels.Length);
         if (_counters.LocalBacklog >= _localCapacity && _counters.BackPressureWarningDue(WarningInterval))
             _log.Warning("Back-pressuring. Biggest queues: {0}", DescribeBiggest());

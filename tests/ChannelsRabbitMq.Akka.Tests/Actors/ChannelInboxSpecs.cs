@@ -229,6 +229,26 @@ public sealed class ChannelInboxSpecs(ITestOutputHelper output) : global::Akka.T
     }
 
     [Fact]
+    public async Task Copies_handed_over_during_a_group_dispatch_are_counted_out_together_and_the_delivery_is_acked_once_after_the_last()
+    {
+        var waiting = NewInbox();
+        var buffering = NewInbox();
+        var received = waiting.Receive(CancellationToken.None, null)!;
+        var envelope = new Envelope(_session, ++_nextTag, Message("g"), copies: 2, Environment.TickCount64);
+        var handedOver = new List<string>();
+
+        waiting.TryOffer(envelope, handedOver);
+        buffering.TryOffer(envelope, handedOver);
+        ChannelInbox.CountOut(envelope, handedOver, Settings());
+
+        Assert.Equal(["q!c"], handedOver);
+        Assert.Equal("g", Text(await received.WaitAsync(Timeout)));
+        Assert.Empty(_session.Acked);
+        Assert.True(buffering.Receive(CancellationToken.None, null)!.IsCompletedSuccessfully);
+        Assert.Equal([1UL], _session.Acked);
+    }
+
+    [Fact]
     public async Task The_owner_is_asked_for_an_earlier_check_when_a_first_copy_expires_before_the_one_it_scheduled()
     {
         var owner = CreateTestProbe();
@@ -241,13 +261,12 @@ public sealed class ChannelInboxSpecs(ITestOutputHelper output) : global::Akka.T
         await Task.CompletedTask;
     }
 
-    private ChannelInbox NewInbox(TimeSpan? localExpiry = null, TimeSpan? idleAfter = null, IActorRef? owner = null)
-    {
-        var counters = new LayerCounters("q");
-        var settings = new ChannelActor.ChannelSettings(localExpiry ?? TimeSpan.FromMinutes(1), idleAfter ?? TimeSpan.FromMinutes(1),
-            RequeuedOnLoss: true, counters, new HandedOverLog(256));
-        return new ChannelInbox("q!c", settings) { Owner = owner ?? CreateTestProbe().Ref };
-    }
+    private ChannelInbox NewInbox(TimeSpan? localExpiry = null, TimeSpan? idleAfter = null, IActorRef? owner = null) =>
+        new("q!c", Settings(localExpiry, idleAfter)) { Owner = owner ?? CreateTestProbe().Ref };
+
+    private static ChannelActor.ChannelSettings Settings(TimeSpan? localExpiry = null, TimeSpan? idleAfter = null) =>
+        new(localExpiry ?? TimeSpan.FromMinutes(1), idleAfter ?? TimeSpan.FromMinutes(1), RequeuedOnLoss: true, new LayerCounters("q"),
+            new HandedOverLog(256));
 
     // Checks until the inbox ends or says it will not (no sleeps: the due time is what Check says).
     private static async Task<bool> EndsAsync(ChannelInbox inbox)
