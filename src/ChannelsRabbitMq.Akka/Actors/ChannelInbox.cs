@@ -619,15 +619,21 @@ internal sealed class ChannelInbox
 /// The "session" of a message that came back from a receiver that was gone: always open, and
 /// nothing to ack (the delivery was acked when the message was first received).
 /// </summary>
-internal sealed class ReturnedSession : IAmqpSession
+internal sealed class ReturnedSession : AckOnlySession
 {
     public static ReturnedSession Instance { get; } = new();
 
     private ReturnedSession() { }
 
+    public override void Ack(ulong deliveryTag) { }
+}
+
+/// <summary>A session that only acks (a copy's origin, for copies that have no connection behind them, and for specs).</summary>
+internal abstract class AckOnlySession : IAmqpSession
+{
     public RabbitMQ.Client.IConnection? Connection => null;
-    public bool IsOpen => true;
-    public void Ack(ulong deliveryTag) { }
+    public virtual bool IsOpen => true;
+    public abstract void Ack(ulong deliveryTag);
     public Task<bool> QueueExistsAsync(string queue, CancellationToken cancellationToken) => throw new NotSupportedException();
     public Task DeclareExchangeAsync(string exchange, CancellationToken cancellationToken) => throw new NotSupportedException();
     public Task DeclareQueueAsync(QueueDeclaration queue, CancellationToken cancellationToken) => throw new NotSupportedException();

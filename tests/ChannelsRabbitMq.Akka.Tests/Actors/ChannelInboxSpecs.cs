@@ -310,26 +310,10 @@ public sealed class ChannelInboxSpecs(ITestOutputHelper output) : global::Akka.T
     }
 
     /// <summary>An open session that supports acks only.</summary>
-    internal abstract class RecordingSessionBase : IAmqpSession
+    internal abstract class RecordingSessionBase : AckOnlySession
     {
         public volatile bool Open = true;
 
-        public RabbitMQ.Client.IConnection? Connection => null;
-
-        public bool IsOpen => Open;
-
-        public abstract void Ack(ulong deliveryTag);
-
-        public Task<bool> QueueExistsAsync(string queue, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task DeclareExchangeAsync(string exchange, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task DeclareQueueAsync(QueueDeclaration queue, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task BindAsync(string queue, string exchange, string routingKey, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task UnbindAsync(string queue, string exchange, string routingKey, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task StartConsumingAsync(string queue, ushort prefetch, bool exclusive, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task PublishAsync(string exchange, string routingKey, ReadOnlyMemory<byte> body, TraceHeaders trace, CancellationToken cancellationToken) =>
-            throw new NotSupportedException();
-        public Task DeleteQueueAsync(string queue, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task CloseAsync() => Task.CompletedTask;
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        public override bool IsOpen => Open;
     }
 }
