@@ -464,27 +464,24 @@ internal sealed class ChannelInbox
     /// </summary>
     public void Close()
     {
-        ReceiveWaiter? waiters;
+        List<ReceiveWaiter> waiters = [];
         Envelope[] dropped;
         lock (_buffer)
         {
             if (_state != State.Open) return; // an ended inbox holds nothing
             _state = State.Closed;
-            waiters = _firstWaiter;
-            _firstWaiter = _lastWaiter = null;
+            // Unlinked here, under the lock: a cancellation racing with the close unlinks too.
+            while (_firstWaiter is { } waiter)
+            {
+                Unlink(waiter);
+                waiters.Add(waiter);
+            }
             dropped = _buffer.ToArray();
             _buffer.Clear();
             _count = 0;
             _subscriber = null;
         }
-        for (var waiter = waiters; waiter is not null;)
-        {
-            var next = waiter.Next;
-            waiter.Next = waiter.Previous = null;
-            waiter.Linked = false;
-            waiter.TryFail(new ChannelLayerClosedException());
-            waiter = next;
-        }
+        foreach (var waiter in waiters) waiter.TryFail(new ChannelLayerClosedException());
         foreach (var copy in dropped) CopyLeaves(copy, ack: false);
     }
 
