@@ -127,7 +127,7 @@ internal sealed class ChannelInbox
                         ChannelActor.TellSubscriber(copy, subscriber, Channel, Owner);
                         done = true;
                     }
-                    else if (_buffer.Count == 0 && ClaimWaiter(copy.Message) is { } waiter)
+                    else if (_buffer.Count == 0 && ClaimWaiter(copy) is { } waiter)
                     {
                         claimed = waiter;
                         done = true;
@@ -144,13 +144,10 @@ internal sealed class ChannelInbox
         }
         if (done)
         {
+            // Traced already: a subscriber's copy when told, a receiver's before its claim.
             if (!acked) CopyLeaves(copy, ack: false);
-            else if (handedOver is null) Received(copy, traced: claimed is not null); // a subscriber's copy is traced when told
-            else
-            {
-                if (claimed is not null) Tracing.Received(copy.Trace, Channel);
-                handedOver.Add(Channel);
-            }
+            else if (handedOver is null) Received(copy, traced: false);
+            else handedOver.Add(Channel);
         }
         if (arm) Owner.Tell(ChannelActor.CheckNow.Instance);
         return true;
@@ -192,7 +189,7 @@ internal sealed class ChannelInbox
                 pushed = true;
                 arm = false;
             }
-            else if (_buffer.Count == 0 && ClaimWaiter(message) is not null)
+            else if (_buffer.Count == 0 && ClaimWaiter(copy) is not null)
             {
                 claimed = true;
                 arm = BecameIdleIfSo();
@@ -207,7 +204,7 @@ internal sealed class ChannelInbox
                 arm = CheckBy(copy.ReceivedAtMs + _settings.LocalExpiryMs);
             }
         }
-        if (pushed || claimed) Received(copy, traced: claimed);
+        if (pushed || claimed) Received(copy, traced: false); // traced when told or before its claim
         if (arm) Owner.Tell(ChannelActor.CheckNow.Instance);
         return true;
     }
@@ -261,7 +258,7 @@ internal sealed class ChannelInbox
         Expired(expired);
         if (arm) Owner.Tell(ChannelActor.CheckNow.Instance);
         if (failure is not null) waiter.TryFail(failure);
-        else if (taken is not null) Received(taken, traced: true);
+        else if (taken is not null) Received(taken, traced: false); // traced before its claim
         return true;
     }
 
@@ -286,7 +283,11 @@ internal sealed class ChannelInbox
         if (_buffer.Count > 0)
         {
             var head = _buffer.Peek();
-            if (waiter is not null && !waiter.TryClaim(head.Message)) return false; // gave up a moment ago
+            if (waiter is not null)
+            {
+                Tracing.Received(head.Trace, Channel); // ended before the receiver resumes
+                if (!waiter.TryClaim(head.Message)) return false; // gave up a moment ago
+            }
             taken = _buffer.Dequeue();
             _count = _buffer.Count;
             return BecameIdleIfSo(now);
@@ -488,12 +489,15 @@ internal sealed class ChannelInbox
     // --- under the lock ---
 
     // Hands message to the first waiter that can still take it; waiters that gave up are dropped.
-    private ReceiveWaiter? ClaimWaiter(IReadOnlyDictionary<string, object?> message)
+    // Traced before the claim: the receive activity must have ended when the receiver resumes.
+    private ReceiveWaiter? ClaimWaiter(Envelope copy)
     {
+        if (_firstWaiter is null) return null;
+        Tracing.Received(copy.Trace, Channel);
         while (_firstWaiter is { } waiter)
         {
             Unlink(waiter);
-            if (waiter.TryClaim(message)) return waiter;
+            if (waiter.TryClaim(copy.Message)) return waiter;
         }
         return null;
     }
