@@ -286,6 +286,8 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
                 {
                     if (actors is null) reply.TrySetException(new ChannelLayerClosedException());
                     else send(actors);
+                    // Drained after the close began: the actors may have stopped already.
+                    if (IsClosed) reply.TrySetException(new ChannelLayerClosedException());
                 });
                 return reply.Task;
             }
