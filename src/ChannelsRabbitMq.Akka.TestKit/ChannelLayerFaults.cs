@@ -30,6 +30,7 @@ public sealed class ChannelLayerFaults
     private readonly Func<IAmqpSession, CancellationToken, Task<ConnectionDropSide>> _drop;
     private readonly List<(long AfterSequence, TaskCompletionSource Done)> _connectionWaiters = [];
     private readonly List<TaskCompletionSource<FaultInjectingSession>> _sessionWaiters = [];
+    private readonly List<(int Count, TaskCompletionSource Done)> _refusalWaiters = [];
     private readonly FaultCountdown _sendFailures = new();
     private readonly FaultCountdown _deliveryDrops = new();
     private Func<CancellationToken, Task> _layerConnected = _ => Task.CompletedTask;
@@ -66,11 +67,13 @@ public sealed class ChannelLayerFaults
     /// The in-memory broker drops it from its side. For RabbitMQ the broker closes it
     /// (<c>rabbitmqctl close_connection</c>, see <see cref="RabbitMqFaultOptions.CtlCommand"/>),
     /// or, when that is not possible, the client aborts it. Either way the layer sees a lost
-    /// connection and reconnects: await <see cref="WaitForReconnectAsync"/>.
+    /// connection and reconnects: await <see cref="WaitForReconnectAsync(CancellationToken)"/>.
     /// </summary>
     /// <returns>
-    /// Which side closed it. Completes once the layer has been told: any call made afterwards
-    /// waits for the next connection (it does not go down with the old one).
+    /// Which side closed it. Completes once the layer has been told: <see cref="IActorChannelLayer.GetStatistics"/>
+    /// (and so the health check) says disconnected until the layer reconnects, and any call made
+    /// afterwards waits for the next connection (it does not go down with the old one). The layer
+    /// reconnects at once after a lost connection, so it may be connected again by the time you look.
     /// </returns>
     public async Task<ConnectionDropSide> DropConnectionAsync(CancellationToken cancellationToken = default)
     {
@@ -95,11 +98,15 @@ public sealed class ChannelLayerFaults
     /// <see cref="DropConnectionAsync"/>) and refuses every connection attempt until
     /// <see cref="EndOutage()"/>, or until <paramref name="duration"/> has passed. The layer logs each
     /// refused attempt ("Failure connecting …") and retries every <c>ReconnectDelay</c>; calls made
-    /// meanwhile wait. Await <see cref="WaitForReconnectAsync"/> for the end.
+    /// meanwhile wait. Await <see cref="WaitForReconnectAsync(CancellationToken)"/> for the end.
     /// </summary>
     /// <param name="duration">How long the outage lasts; null until <see cref="EndOutage()"/>.</param>
     /// <param name="cancellationToken">Cancels waiting for the drop (the outage stays on).</param>
-    /// <returns>Completes once the current connection, if any, is dropped and the layer has been told.</returns>
+    /// <returns>
+    /// Completes once the current connection, if any, is dropped and the layer has been told:
+    /// <see cref="IActorChannelLayer.GetStatistics"/> (and so the health check) says disconnected
+    /// until the outage ends and the layer reconnects.
+    /// </returns>
     public async Task BeginOutageAsync(TimeSpan? duration = null, CancellationToken cancellationToken = default)
     {
         if (duration is { } d && d <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(duration), "An outage lasts a positive time.");
@@ -183,6 +190,47 @@ public sealed class ChannelLayerFaults
         await _layerConnected(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>As <see cref="WaitForReconnectAsync(CancellationToken)"/>, failing with <see cref="TimeoutException"/> after <paramref name="timeout"/>.</summary>
+    public Task WaitForReconnectAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        Within(WaitForReconnectAsync(cancellationToken), timeout, "the layer did not reconnect", cancellationToken);
+
+    /// <summary>
+    /// Completes once the layer has lost its connection and been told so (statistics and health
+    /// check say disconnected, calls wait for the next connection): at once if it has none now
+    /// (connecting, or in an outage), else when the current one is lost, whatever loses it.
+    /// </summary>
+    public Task WaitForDisconnectAsync(CancellationToken cancellationToken = default)
+    {
+        FaultInjectingSession? session;
+        lock (_gate) session = _current;
+        return session is null || !session.IsOpen ? Task.CompletedTask : session.Ended.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>As <see cref="WaitForDisconnectAsync(CancellationToken)"/>, failing with <see cref="TimeoutException"/> after <paramref name="timeout"/>.</summary>
+    public Task WaitForDisconnectAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        Within(WaitForDisconnectAsync(cancellationToken), timeout, "the layer did not lose its connection", cancellationToken);
+
+    /// <summary>
+    /// Completes once <see cref="ConnectAttemptsRefused"/> has reached <paramref name="count"/>
+    /// (counted since the layer started, so pass the current value plus the attempts you wait for).
+    /// </summary>
+    public Task WaitForConnectAttemptsRefusedAsync(int count, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        lock (_gate)
+        {
+            if (_refusedAttempts >= count) return Task.CompletedTask;
+            var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _refusalWaiters.Add((count, waiter));
+            return waiter.Task.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>As <see cref="WaitForConnectAttemptsRefusedAsync(int, CancellationToken)"/>, failing with <see cref="TimeoutException"/> after <paramref name="timeout"/>.</summary>
+    public Task WaitForConnectAttemptsRefusedAsync(int count, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        Within(WaitForConnectAttemptsRefusedAsync(count, cancellationToken), timeout,
+            $"{count} connection attempts were not refused (refused: {ConnectAttemptsRefused})", cancellationToken);
+
     /// <summary>Disarms every fault: ends the outage, stops delaying, fails and drops nothing more. Pending signals of disarmed faults are cancelled.</summary>
     public void Reset()
     {
@@ -206,32 +254,50 @@ public sealed class ChannelLayerFaults
         lock (_gate)
         {
             if (!_outage) return;
-            _refusedAttempts++;
         }
+        Refused();
         throw new SimulatedOutageException();
+    }
+
+    /// <summary>Counts a refused attempt and completes the waiters it satisfies.</summary>
+    private void Refused()
+    {
+        TaskCompletionSource[] done;
+        lock (_gate)
+        {
+            var refused = ++_refusedAttempts;
+            done = _refusalWaiters.Where(w => w.Count <= refused).Select(w => w.Done).ToArray();
+            _refusalWaiters.RemoveAll(w => w.Count <= refused);
+        }
+        foreach (var waiter in done) waiter.TrySetResult();
     }
 
     /// <summary>A session finished connecting; false (refuse it) when an outage began meanwhile.</summary>
     internal bool OnEstablished(FaultInjectingSession session)
     {
-        List<TaskCompletionSource> ready = [];
+        TaskCompletionSource[] ready;
         TaskCompletionSource<FaultInjectingSession>[] sessionWaiters;
         lock (_gate)
         {
-            if (_outage)
+            if (!_outage)
             {
-                _refusedAttempts++;
-                return false;
+                session.Sequence = ++_established;
+                _current = session;
+                ready = _connectionWaiters.Where(w => session.Sequence > w.AfterSequence).Select(w => w.Done).ToArray();
+                _connectionWaiters.RemoveAll(w => session.Sequence > w.AfterSequence);
+                sessionWaiters = _sessionWaiters.ToArray();
+                _sessionWaiters.Clear();
             }
-            session.Sequence = ++_established;
-            _current = session;
-            foreach (var waiter in _connectionWaiters.Where(w => session.Sequence > w.AfterSequence).ToArray())
+            else
             {
-                _connectionWaiters.Remove(waiter);
-                ready.Add(waiter.Done);
+                ready = [];
+                sessionWaiters = [];
             }
-            sessionWaiters = _sessionWaiters.ToArray();
-            _sessionWaiters.Clear();
+        }
+        if (session.Sequence == 0)
+        {
+            Refused();
+            return false;
         }
         foreach (var waiter in ready) waiter.TrySetResult();
         foreach (var waiter in sessionWaiters) waiter.TrySetResult(session);
@@ -283,6 +349,26 @@ public sealed class ChannelLayerFaults
         if (connected.IsCompleted) await connected.ConfigureAwait(false); // surfaces ChannelLayerClosedException
     }
 
+    /// <summary><paramref name="signal"/>, or a <see cref="TimeoutException"/> saying what did not happen within <paramref name="timeout"/>.</summary>
+    internal static async Task Within(Task signal, TimeSpan timeout, string what, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await signal.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"ChannelLayerFaults: {what} within {timeout}.");
+        }
+    }
+
+    /// <inheritdoc cref="Within(Task, TimeSpan, string, CancellationToken)"/>
+    internal static async Task<T> Within<T>(Task<T> signal, TimeSpan timeout, string what, CancellationToken cancellationToken)
+    {
+        await Within((Task)signal, timeout, what, cancellationToken).ConfigureAwait(false);
+        return await signal.ConfigureAwait(false);
+    }
+
     private void EndOutage(long? generation)
     {
         lock (_gate)
@@ -294,7 +380,7 @@ public sealed class ChannelLayerFaults
 }
 
 /// <summary>A connection attempt refused by <see cref="ChannelLayerFaults.BeginOutageAsync"/>.</summary>
-internal sealed class SimulatedOutageException() : Exception("Connection refused: the broker is down (simulated outage).");
+internal sealed class SimulatedOutageException() : Exception("Connection attempt refused: the broker is down (simulated outage).");
 
 /// <summary>"The next N times": armed by tests, taken by the transport; signals when all armed so far are taken.</summary>
 internal sealed class FaultCountdown

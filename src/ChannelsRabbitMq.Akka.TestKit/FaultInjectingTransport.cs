@@ -97,7 +97,7 @@ internal sealed class FaultInjectingSession : IAmqpSession
         await Inner.StartConsumingAsync(queue, prefetch, exclusive, cancellationToken).ConfigureAwait(false);
         // Consuming is the last step of a connection: from here on the layer is connected.
         if (!_faults.OnEstablished(this))
-            throw new ConnectionLostException("Connection refused: the broker is down (simulated outage).");
+            throw new ConnectionLostException("Connection attempt refused: the broker is down (simulated outage).");
     }
 
     public Task PublishAsync(string exchange, string routingKey, ReadOnlyMemory<byte> body, TraceHeaders trace, CancellationToken cancellationToken)

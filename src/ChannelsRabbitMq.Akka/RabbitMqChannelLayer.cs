@@ -44,6 +44,7 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
         _options = options;
         _system = system;
         ChannelMailbox.Register(system);
+        StartScheduler(system);
         QueueName = options.QueueName ?? Names.NewQueueName();
         transport ??= new RabbitMqTransport(options, $"ChannelsRabbitMq.Akka {QueueName}",
             global::Akka.Event.Logging.GetLogger(system, $"ChannelsRabbitMq.Akka.Transport({QueueName})"));
@@ -59,6 +60,17 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
         Actor = system.ActorOf(ChannelLayerActor.Props(this, options, QueueName, transport, _counters, _routes, started),
             $"channel-layer-{QueueName}-{instance}");
     }
+
+    /// <summary>
+    /// Akka's default scheduler starts on its first use and blocks that caller until its worker
+    /// runs on the thread pool. Were the first user one of the layer's actors (the router's
+    /// statistics timer, the connection's Ask), a dispatcher thread would wait there, and on a busy
+    /// pool (a test run's first seconds) the first connection — and every join made before it —
+    /// waited for the pool to grow, about a second. Started here, on the caller's thread, it is
+    /// running before any actor needs it (a no-op when the system has used it already).
+    /// </summary>
+    private static void StartScheduler(ActorSystem system) =>
+        system.Scheduler.Advanced.ScheduleOnceCancelable(TimeSpan.FromDays(1), static () => { }).Cancel();
 
     /// <inheritdoc />
     public IActorRef Actor { get; }

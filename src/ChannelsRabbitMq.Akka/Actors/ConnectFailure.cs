@@ -69,8 +69,9 @@ internal sealed record ConnectFailure(string Key, string Text, bool NeedsAction)
     internal static string Describe(Exception cause)
     {
         var parts = new List<string>();
+        // Without their final period: the text goes inside sentences ("…: {text}. Retrying in …").
         for (var e = cause; e is not null && parts.Count < 4; e = e.InnerException)
-            if (!parts.Contains(e.Message)) parts.Add(e.Message);
+            if (e.Message.TrimEnd('.', ' ') is var message && !parts.Contains(message)) parts.Add(message);
         return string.Join(" ← ", parts);
     }
 }

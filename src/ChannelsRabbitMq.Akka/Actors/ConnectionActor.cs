@@ -246,7 +246,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                 _lostDuringSetup.Clear();
                 _session = connected.Session;
                 Owners.AddOrUpdate(connected.Session, Self);
-                _counters.ConnectionUp(isReconnect: EverConnected);
+                _counters.ConnectionUp(isReconnect: EverConnected, connected.Session);
                 EverConnected = true;
                 _log.Info("Connected to {0} with queue {1}{2}", _redactedHost, _queueName,
                     _attempt > 1 ? $" after {_attempt} attempts" : "");
@@ -437,7 +437,12 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                     Trace = delivery.Trace,
                 });
             },
-            OnDisconnected: (session, reason) => self.Tell(new Disconnected(session, reason)));
+            OnDisconnected: (session, reason) =>
+            {
+                // Disconnected from now on (statistics, health check), not once the actor hears of it.
+                counters.ConnectionLost(session);
+                self.Tell(new Disconnected(session, reason));
+            });
     }
 
     private async Task<IAmqpSession> ConnectAsync(IActorRef parent, AmqpSessionHandlers handlers)

@@ -66,12 +66,29 @@ internal sealed class LayerCounters
 
     public long DuplicatesSuppressed => Interlocked.Read(ref _duplicatesSuppressed);
 
-    public void ConnectionUp(bool isReconnect)
+    /// <summary>The connection actor took <paramref name="session"/> into use.</summary>
+    public void ConnectionUp(bool isReconnect, object session)
     {
         if (isReconnect) Count(ref _reconnects, ChannelLayerTelemetry.Reconnects, 1);
-        Interlocked.Exchange(ref _disconnectedSinceUtcTicks, 0);
         _lastConnectionError = null;
-        _connected = true;
+        lock (_connectionGate)
+        {
+            Interlocked.Exchange(ref _disconnectedSinceUtcTicks, 0);
+            _connectedSession = session;
+            _connected = true;
+        }
+    }
+
+    /// <summary>
+    /// The transport reports <paramref name="session"/> lost (on its own thread): if it is the one in
+    /// use, the layer is disconnected from this moment, before its connection actor hears of it.
+    /// </summary>
+    public void ConnectionLost(object session)
+    {
+        lock (_connectionGate)
+        {
+            if (ReferenceEquals(_connectedSession, session)) ConnectionDown();
+        }
     }
 
     /// <summary>A connection attempt failed: <paramref name="text"/> (no password) has been the cause since <paramref name="since"/>.</summary>
@@ -79,10 +96,17 @@ internal sealed class LayerCounters
 
     public void ConnectionDown()
     {
-        if (!_connected) return;
-        _connected = false;
-        Interlocked.Exchange(ref _disconnectedSinceUtcTicks, DateTimeOffset.UtcNow.UtcTicks);
+        lock (_connectionGate)
+        {
+            _connectedSession = null;
+            if (!_connected) return;
+            _connected = false;
+            Interlocked.Exchange(ref _disconnectedSinceUtcTicks, DateTimeOffset.UtcNow.UtcTicks);
+        }
     }
+
+    private readonly object _connectionGate = new();
+    private volatile object? _connectedSession;
 
     public void LayerClosed() => _closed = true;
 

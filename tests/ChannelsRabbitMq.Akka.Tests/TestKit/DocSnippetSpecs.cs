@@ -15,6 +15,7 @@ public sealed class DocSnippetSpecs
     [Theory]
     [InlineData("chat-connection-actor", "ChatConnectionActor.cs")]
     [InlineData("chat-connection-specs", "ChatConnectionActorSpecs.cs")]
+    [InlineData("fault-signals", "FaultSignalSpecs.cs")]
     public void The_testing_guide_shows_the_sample_exactly_as_compiled(string snippet, string sourceFile)
     {
         var source = File.ReadAllText(Path.Combine(TestKitFolder, sourceFile));
@@ -34,6 +35,11 @@ public sealed class DocSnippetSpecs
     private static Regex PageBlock(string name) =>
         new($@"<!-- snippet:{Regex.Escape(name)} -->\r?\n```csharp\r?\n(?<code>.*?)```", RegexOptions.Singleline);
 
-    private static string[] Lines(string code) =>
-        code.Replace("\r\n", "\n").TrimEnd().Split('\n').Select(l => l.TrimEnd()).ToArray();
+    // Without the indentation common to every line: a region may sit inside a method.
+    private static string[] Lines(string code)
+    {
+        var lines = code.Replace("\r\n", "\n").TrimEnd().Split('\n').Select(l => l.TrimEnd()).ToArray();
+        var indent = lines.Where(l => l.Length > 0).Select(l => l.Length - l.TrimStart().Length).DefaultIfEmpty(0).Min();
+        return lines.Select(l => l.Length >= indent ? l[indent..] : l).ToArray();
+    }
 }
