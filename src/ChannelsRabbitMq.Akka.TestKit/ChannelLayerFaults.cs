@@ -1,3 +1,4 @@
+using Akka.Event;
 using ChannelsRabbitMq.Akka.Transport;
 
 namespace ChannelsRabbitMq.Akka.TestKit;
@@ -246,7 +247,17 @@ public sealed class ChannelLayerFaults
 
     // ------------------------------------------------------------------ called by the transport
 
-    internal void AttachLayer(Func<CancellationToken, Task> layerConnected) => _layerConnected = layerConnected;
+    internal void AttachLayer(RabbitMqChannelLayer layer, global::Akka.Actor.ActorSystem system)
+    {
+        _layerConnected = layer.WaitForConnectionAsync;
+        _counters = layer.Counters;
+        _queueName = layer.QueueName;
+        _log = Logging.GetLogger(system, $"ChannelsRabbitMq.Akka.TestKit.ChannelLayerFaults({layer.QueueName})");
+    }
+
+    private LayerCounters? _counters;
+    private ILoggingAdapter? _log;
+    private string _queueName = "";
 
     /// <summary>A connection attempt starts: refused during an outage.</summary>
     internal void OnConnectAttempt()
@@ -317,7 +328,12 @@ public sealed class ChannelLayerFaults
 
     internal bool TryTakeSendFailure() => _sendFailures.TryTake();
 
-    internal bool TryTakeDeliveryDrop() => _deliveryDrops.TryTake();
+    /// <summary>Takes one armed delivery drop, counting and logging it (before its signal completes), if armed.</summary>
+    internal bool TryTakeDeliveryDrop() => _deliveryDrops.TryTake(() =>
+    {
+        _counters?.DroppedSimulated();
+        _log?.Warning("Dropped a message delivered to queue {0}: lost on the way, as ChannelLayerFaults.DropNextDeliveries asked (simulated)", _queueName);
+    });
 
     // ------------------------------------------------------------------ helpers
 
@@ -404,8 +420,8 @@ internal sealed class FaultCountdown
         return waiter.Task;
     }
 
-    /// <summary>Takes one if armed.</summary>
-    public bool TryTake()
+    /// <summary>Takes one if armed; <paramref name="taken"/> runs before the signals it satisfies complete.</summary>
+    public bool TryTake(Action? taken = null)
     {
         TaskCompletionSource[] done;
         lock (_gate)
@@ -415,6 +431,7 @@ internal sealed class FaultCountdown
             done = _waiters.Where(w => w.Target <= _taken).Select(w => w.Done).ToArray();
             _waiters.RemoveAll(w => w.Target <= _taken);
         }
+        taken?.Invoke();
         foreach (var waiter in done) waiter.TrySetResult();
         return true;
     }

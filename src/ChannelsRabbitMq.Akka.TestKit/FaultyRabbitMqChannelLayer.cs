@@ -71,7 +71,7 @@ public static class FaultyRabbitMqChannelLayer
         var layer = new RabbitMqChannelLayer(system, options, new FaultInjectingTransport(transport.Task, faults));
         named = new RabbitMqTransport(options, $"{RabbitMqTransport.ConnectionNamePrefix} {layer.QueueName}", log);
         transport.SetResult(named);
-        faults.AttachLayer(layer.WaitForConnectionAsync);
+        faults.AttachLayer(layer, system);
         return new RabbitMqLayerWithFaults(layer, faults);
     }
 

@@ -88,7 +88,7 @@ public sealed class InMemoryBroker
         });
         var transport = new FaultInjectingTransport(Task.FromResult<IAmqpTransport>(new InMemoryTransport(this)), faults);
         var layer = new RabbitMqChannelLayer(system, options, transport);
-        faults.AttachLayer(layer.WaitForConnectionAsync);
+        faults.AttachLayer(layer, system);
         return new InMemoryChannelLayer(this, layer, faults);
     }
 

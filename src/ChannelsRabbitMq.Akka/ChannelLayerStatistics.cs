@@ -11,8 +11,8 @@ namespace ChannelsRabbitMq.Akka;
 /// <param name="GroupFanOutDeliveries">Local copies made of group messages (one per local member).</param>
 /// <param name="ChannelFull">Sends refused because the destination queue was full (group sends included).</param>
 /// <param name="ExpiredLocally">Messages dropped because nobody received them within the local expiry.</param>
-/// <param name="DroppedNoRecipient">Group messages that arrived when the group had no local member.</param>
-/// <param name="Malformed">Deliveries dropped because their body was not a valid message.</param>
+/// <param name="DroppedNoRecipient">Group messages that arrived when the group had no local member, and messages for a channel this layer cannot own.</param>
+/// <param name="Malformed">Deliveries dropped because their body was not a valid message, or was larger than <c>MaxMessageSize</c>.</param>
 /// <param name="LocalBacklog">Deliveries held in memory, not yet acked (at most <c>LocalCapacity</c>).</param>
 /// <param name="LiveChannels">Channels with buffered messages, waiting receivers or a subscriber.</param>
 /// <param name="BiggestBuffers">The channels with the most buffered messages, biggest first (refreshed about every second).</param>
@@ -45,4 +45,19 @@ public sealed record ChannelLayerStatistics(
     /// failed), or null. A failed layer is also <see cref="Closed"/>.
     /// </summary>
     public string? Failure { get; init; }
+
+    /// <summary>
+    /// Redeliveries (after a reconnect) of messages this layer had already handed over before the
+    /// connection was lost, dropped so that nothing is received twice.
+    /// </summary>
+    public long DuplicatesSuppressed { get; init; }
+
+    /// <summary>
+    /// Sends and group sends whose connection closed before the broker confirmed them: they may or
+    /// may not have arrived, and are never sent twice (at-most-once). Each is logged ("it may be lost").
+    /// </summary>
+    public long LostWithConnection { get; init; }
+
+    /// <summary>Deliveries dropped on purpose by a test's fault (<c>ChannelLayerFaults.DropNextDeliveries</c>); 0 outside tests.</summary>
+    public long DroppedSimulated { get; init; }
 }

@@ -611,6 +611,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
                 return failure;
             case ConnectionLostException:
                 // At-most-once: the broker may or may not have it; never publish it twice.
+                counters.LostWithConnection();
                 log.Warning("The connection closed before the broker confirmed a message to {0}; it may be lost", publish.Destination);
                 return null;
             default:

@@ -12,7 +12,8 @@ namespace ChannelsRabbitMq.Akka;
 /// <remarks>
 /// Instruments: counters <c>channels_rabbitmq.messages.sent</c>, <c>.messages.received</c>,
 /// <c>.group.deliveries</c> (local copies of group messages), <c>.channel_full</c>,
-/// <c>.expired_locally</c>, <c>.dropped_no_recipient</c>, <c>.malformed</c>, <c>.duplicates_suppressed</c>, <c>.reconnects</c>;
+/// <c>.expired_locally</c>, <c>.dropped_no_recipient</c>, <c>.malformed</c>, <c>.duplicates_suppressed</c>,
+/// <c>.lost_with_connection</c>, <c>.dropped_simulated</c>, <c>.reconnects</c>;
 /// gauges <c>channels_rabbitmq.local_backlog</c>, <c>.live_channels</c> and <c>.connected</c> (1 or 0).
 /// </remarks>
 public static class ChannelLayerTelemetry
@@ -37,6 +38,8 @@ public static class ChannelLayerTelemetry
     internal static readonly Counter<long> DroppedNoRecipient = Meter.CreateCounter<long>("channels_rabbitmq.dropped_no_recipient", "{message}", "Group messages with no local member.");
     internal static readonly Counter<long> Malformed = Meter.CreateCounter<long>("channels_rabbitmq.malformed", "{message}", "Deliveries dropped as malformed.");
     internal static readonly Counter<long> DuplicatesSuppressed = Meter.CreateCounter<long>("channels_rabbitmq.duplicates_suppressed", "{message}", "Redeliveries of messages already received before a reconnect, dropped.");
+    internal static readonly Counter<long> LostWithConnection = Meter.CreateCounter<long>("channels_rabbitmq.lost_with_connection", "{message}", "Sends whose connection closed before the broker confirmed them: they may be lost.");
+    internal static readonly Counter<long> DroppedSimulated = Meter.CreateCounter<long>("channels_rabbitmq.dropped_simulated", "{message}", "Deliveries dropped by a test's ChannelLayerFaults.DropNextDeliveries.");
     internal static readonly Counter<long> Reconnects = Meter.CreateCounter<long>("channels_rabbitmq.reconnects", "{connection}", "Connections established after the first.");
 
     static ChannelLayerTelemetry()

@@ -14,6 +14,8 @@ internal sealed class LayerCounters
     private long _droppedNoRecipient;
     private long _malformed;
     private long _duplicatesSuppressed;
+    private long _lostWithConnection;
+    private long _droppedSimulated;
     private long _reconnects;
     private long _disconnectedSinceUtcTicks = DateTimeOffset.UtcNow.UtcTicks;
     private volatile bool _connected;
@@ -65,6 +67,12 @@ internal sealed class LayerCounters
     public void DuplicateSuppressed() => Count(ref _duplicatesSuppressed, ChannelLayerTelemetry.DuplicatesSuppressed, 1);
 
     public long DuplicatesSuppressed => Interlocked.Read(ref _duplicatesSuppressed);
+
+    /// <summary>A send whose connection closed before the broker confirmed it: it may be lost.</summary>
+    public void LostWithConnection() => Count(ref _lostWithConnection, ChannelLayerTelemetry.LostWithConnection, 1);
+
+    /// <summary>A delivery dropped on purpose by a test's fault (<c>ChannelLayerFaults.DropNextDeliveries</c>).</summary>
+    public void DroppedSimulated() => Count(ref _droppedSimulated, ChannelLayerTelemetry.DroppedSimulated, 1);
 
     /// <summary>The connection actor took <paramref name="session"/> into use.</summary>
     public void ConnectionUp(bool isReconnect, object session)
@@ -160,6 +168,9 @@ internal sealed class LayerCounters
             error?.Since)
         {
             Failure = _failure,
+            DuplicatesSuppressed = DuplicatesSuppressed,
+            LostWithConnection = Interlocked.Read(ref _lostWithConnection),
+            DroppedSimulated = Interlocked.Read(ref _droppedSimulated),
         };
     }
 
