@@ -8,7 +8,8 @@ namespace ChannelsRabbitMq.Akka;
 /// Django Channels consumer, and of a websocket connection actor. On start it creates its
 /// channel, subscribes itself (messages arrive pushed, in order, with no receive loop) and joins
 /// the constructor's <c>groups</c>; no other message is handled before that is done. On stop it leaves
-/// every group it is in; its subscription ends with it.
+/// every group it is in; its subscription ends with it. For a <see cref="ReceiveActor"/>, derive
+/// from <see cref="ReceiveChannelConsumerActor"/> instead (same behaviour).
 /// </summary>
 /// <example>
 /// <code>
@@ -22,23 +23,22 @@ namespace ChannelsRabbitMq.Akka;
 /// </example>
 public abstract class ChannelConsumerActor : UntypedActor
 {
-    private readonly HashSet<string> _groups;
+    private readonly ChannelConsumer _consumer;
 
     /// <summary>Creates a consumer of <paramref name="layer"/> that joins <paramref name="groups"/> on start.</summary>
     protected ChannelConsumerActor(IActorChannelLayer layer, params IEnumerable<string> groups)
     {
-        Layer = layer ?? throw new ArgumentNullException(nameof(layer));
-        _groups = new HashSet<string>(groups, StringComparer.Ordinal);
+        _consumer = new ChannelConsumer(layer, groups);
     }
 
     /// <summary>The layer this consumer receives from.</summary>
-    protected IActorChannelLayer Layer { get; }
+    protected IActorChannelLayer Layer => _consumer.Layer;
 
     /// <summary>This consumer's channel; set before the first message is handled.</summary>
-    protected string ChannelName { get; private set; } = string.Empty;
+    protected string ChannelName => _consumer.ChannelName;
 
     /// <summary>The groups this consumer is in.</summary>
-    protected IReadOnlyCollection<string> Groups => _groups;
+    protected IReadOnlyCollection<string> Groups => _consumer.Groups;
 
     /// <summary>The prefix of the channel name (<c>{queue}!{prefix}.{random}</c>).</summary>
     protected virtual string ChannelPrefix => "specific";
@@ -50,72 +50,21 @@ public abstract class ChannelConsumerActor : UntypedActor
     protected virtual void OnOtherMessage(object message) => Unhandled(message);
 
     /// <summary>Joins a group; the returned task completes once the group's binding exists.</summary>
-    protected Task JoinGroupAsync(string group)
-    {
-        _groups.Add(group);
-        return Layer.GroupAddAsync(group, ChannelName);
-    }
+    protected Task JoinGroupAsync(string group) => _consumer.JoinAsync(group);
 
     /// <summary>Leaves a group.</summary>
-    protected Task LeaveGroupAsync(string group)
-    {
-        _groups.Remove(group);
-        return Layer.GroupDiscardAsync(group, ChannelName);
-    }
+    protected Task LeaveGroupAsync(string group) => _consumer.LeaveAsync(group);
 
     /// <inheritdoc />
-    protected override void PreStart()
-    {
-        // RunTask holds every other message back until the channel exists and is subscribed;
-        // its continuations run as the actor (no ConfigureAwait(false) here).
-        RunTask(async () =>
-        {
-            try
-            {
-                ChannelName = await Layer.NewChannelAsync(ChannelPrefix);
-                await Layer.SubscribeAsync(ChannelName, Self);
-                foreach (var group in _groups)
-                    await Layer.GroupAddAsync(group, ChannelName);
-            }
-            catch (ChannelLayerClosedException)
-            {
-                // A restart would fail the same way, forever: a consumer of a closed layer stops.
-                Context.Stop(Self);
-            }
-        });
-    }
+    protected override void PreStart() => RunTask(_consumer.Start(ChannelPrefix, Context));
 
     /// <inheritdoc />
     protected override void OnReceive(object message)
     {
-        if (message is ChannelLayerProtocol.Received received && received.Channel == ChannelName)
-            OnChannelMessage(received.Message);
-        else
-            OnOtherMessage(message);
+        if (_consumer.IsChannelMessage(message, out var channelMessage)) OnChannelMessage(channelMessage);
+        else OnOtherMessage(message);
     }
 
     /// <inheritdoc />
-    protected override void PostStop()
-    {
-        if (ChannelName.Length == 0) return;
-        var log = Context.GetLogger();
-        foreach (var group in _groups)
-        {
-            try
-            {
-                _ = Layer.GroupDiscardAsync(group, ChannelName).ContinueWith(
-                    t =>
-                    {
-                        if (t.Exception!.GetBaseException() is not ChannelLayerClosedException and var cause)
-                            log.Warning("Could not leave group {0}: {1}", group, cause.Message);
-                    },
-                    CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
-                    TaskScheduler.Default);
-            }
-            catch (ChannelLayerClosedException)
-            {
-                // The layer is gone, and its bindings with it.
-            }
-        }
-    }
+    protected override void PostStop() => _consumer.LeaveAll(Context.GetLogger());
 }
