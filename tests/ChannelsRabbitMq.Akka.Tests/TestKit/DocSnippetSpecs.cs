@@ -16,6 +16,8 @@ public sealed class DocSnippetSpecs
     [InlineData("chat-connection-actor", "ChatConnectionActor.cs")]
     [InlineData("chat-connection-specs", "ChatConnectionActorSpecs.cs")]
     [InlineData("fault-signals", "FaultSignalSpecs.cs")]
+    [InlineData("capacity", "TestingGuideSpecs.cs")]
+    [InlineData("chat-room-specs", "ChatRoomSpecs.cs")]
     public void The_testing_guide_shows_the_sample_exactly_as_compiled(string snippet, string sourceFile)
     {
         var source = File.ReadAllText(Path.Combine(TestKitFolder, sourceFile));
