@@ -112,6 +112,33 @@ public sealed class PackageInstallTests(PackedPackages packages, ITestOutputHelp
         Assert.Contains("in-memory message: pong", run.Output);
     }
 
+    /// <summary>
+    /// tests/ChannelsRabbitMq.Akka.TestKit.UserView — an application's Akka.TestKit specs of its own
+    /// actor over the in-memory layer (fan-out, outage and recovery, back-pressure, an Ask from a
+    /// handler) — restored from the packed packages and run, as a user's test project would be.
+    /// </summary>
+    [Fact]
+    public async Task The_user_view_test_project_passes_on_the_packed_packages()
+    {
+        var source = Path.Combine(TestBroker.RepoRoot, "tests", "ChannelsRabbitMq.Akka.TestKit.UserView");
+        var project = Path.Combine(packages.Root, "userview");
+        Directory.CreateDirectory(project);
+        foreach (var file in Directory.GetFiles(source)) // its own Directory.* files stop MSBuild's search upwards
+            File.Copy(file, Path.Combine(project, Path.GetFileName(file)));
+        File.WriteAllText(Path.Combine(project, "NuGet.config"), packages.NuGetConfig());
+
+        var test = await Dotnet.RunAsync(project, TimeSpan.FromMinutes(5),
+            "test", "-c", "Release", $"-p:ChannelsRabbitMqVersion={packages.Version}",
+            "--disable-build-servers", "-nodeReuse:false", "-v:m");
+        output.WriteLine(test.Output);
+
+        Assert.True(test.ExitCode == 0, $"the user-view tests failed ({test.ExitCode}):\n{test.Output}");
+        Assert.Matches(@"Passed!\s+-\s+Failed:\s+0, Passed:\s+[1-9]", test.Output);
+        foreach (var id in PackedPackages.Ids)
+            Assert.True(File.Exists(Path.Combine(packages.PackagesFolder, id.ToLowerInvariant(), packages.Version.ToLowerInvariant(), $"{id.ToLowerInvariant()}.nuspec")),
+                $"{id} {packages.Version} was not restored from the local feed");
+    }
+
     /// <summary>The user's Program.cs: the one-call Akka.Hosting wiring of docs/hosting.md, then the TestKit's in-memory layer.</summary>
     private const string AppSource = """
         using Akka.Actor;
