@@ -3,7 +3,10 @@ namespace ChannelsRabbitMq.Akka;
 /// <summary>A snapshot of a layer's state and counters since it started.</summary>
 /// <param name="QueueName">The layer's queue.</param>
 /// <param name="Closed">Whether the layer has been closed.</param>
-/// <param name="Connected">Whether the layer is connected (queue declared, bindings replayed) right now.</param>
+/// <param name="Connected">
+/// Whether the layer is connected (queue declared, bindings replayed) right now: false from the
+/// moment the transport reports its connection lost, before the layer has reacted to it.
+/// </param>
 /// <param name="DisconnectedSince">When the layer last lost (or has not yet made) its connection; null while connected.</param>
 /// <param name="Reconnects">Connections established after the first.</param>
 /// <param name="MessagesSent">Sends and group sends the broker confirmed.</param>
