@@ -141,11 +141,20 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
         // The channel lives: straight into its inbox (a buffered copy at once, or a waiting receiver).
         if (_routes.Inboxes.TryGetValue(channel, out var inbox) && inbox.Receive(cancellationToken, asker) is { } received)
             return received;
-        // None lives (or it ended as we reached it): the router starts one and hands it this receiver.
+        return ReceiveThroughRouter(channel, cancellationToken, asker);
+    }
+
+    // None lives (or it ended as we reached it): the router starts one and hands it this receiver.
+    // A method of its own: the lambda's captures would otherwise be allocated on every receive.
+    private Task<IReadOnlyDictionary<string, object?>> ReceiveThroughRouter(string channel, CancellationToken cancellationToken, IActorRef? asker)
+    {
         var waiter = new ReceiveWaiter(asker);
         waiter.CancelWith(cancellationToken);
         return WithActors(waiter, actors => actors.Router.Tell(new RouterActor.WaitForMessage(channel, waiter)));
     }
+
+    /// <summary>For specs: the channel's live inbox, if any.</summary>
+    internal ChannelInbox? LiveInbox(string channel) => _routes.Inboxes.GetValueOrDefault(channel);
 
     /// <inheritdoc />
     public Task GroupAddAsync(string group, string channel, CancellationToken cancellationToken = default)
