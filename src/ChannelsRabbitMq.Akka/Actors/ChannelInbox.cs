@@ -35,10 +35,11 @@ internal sealed class ChannelInbox
     private ReceiveWaiter? _firstWaiter;
     private ReceiveWaiter? _lastWaiter;
     private IActorRef? _subscriber;
-    private State _state;
+    private volatile State _state; // written under the lock; read without it by IsEnded
     private bool _checkArmed;   // the owner will check by _checkDueMs
     private long _checkDueMs;
     private long _idleSinceMs;
+    private bool _wentIdle;     // since the owner's last check
     private int _controlOnItsWay;
     private volatile int _count;
 
@@ -72,6 +73,9 @@ internal sealed class ChannelInbox
         get { lock (_buffer) return _buffer.Select(copy => copy.Message).ToArray(); }
     }
 
+    /// <summary>For specs: how many times the owner was asked for a check.</summary>
+    internal int ChecksAsked { get; private set; }
+
     /// <summary>For specs and diagnostics: how many receivers wait here.</summary>
     internal int WaitingCount
     {
@@ -87,10 +91,7 @@ internal sealed class ChannelInbox
     }
 
     /// <summary>The owner has ended it: callers go through the router.</summary>
-    public bool IsEnded
-    {
-        get { lock (_buffer) return _state == State.Ended; }
-    }
+    public bool IsEnded => _state == State.Ended;
 
     /// <summary>
     /// Offers one copy of a delivery: pushed to the subscriber, handed to the first waiting
@@ -430,6 +431,8 @@ internal sealed class ChannelInbox
         {
             _checkDueMs = long.MaxValue;
             _checkArmed = false;
+            var wentIdle = _wentIdle;
+            _wentIdle = false;
             if (_state != State.Open) return null;
             DropStaleHead(now, ref expired);
             long due;
@@ -440,8 +443,18 @@ internal sealed class ChannelInbox
             else
             {
                 PruneWaiters();
-                // Busy: the operation that leaves it idle asks for the next check.
-                if (_firstWaiter is not null || _subscriber is not null) return null;
+                if (_firstWaiter is not null || _subscriber is not null)
+                {
+                    // Busy and quiet since the last check: the operation that leaves it idle asks
+                    // for the next one. Busy but idle now and then (a receiver that keeps up: idle
+                    // between taking a copy and waiting again): look again an idle period from
+                    // now, instead of being asked at every idle moment (an actor message per copy).
+                    if (!wentIdle) return null;
+                    due = now + _settings.IdleAfterMs;
+                    _checkArmed = true;
+                    _checkDueMs = due;
+                    return due;
+                }
                 // A subscription on its way to the owner: it checks again once it has handled it.
                 if (_controlOnItsWay > 0) return null;
                 due = _idleSinceMs + _settings.IdleAfterMs;
@@ -550,6 +563,7 @@ internal sealed class ChannelInbox
     {
         if (_buffer.Count > 0 || _firstWaiter is not null || _subscriber is not null) return false;
         _idleSinceMs = now;
+        _wentIdle = true;
         return CheckBy(now + _settings.IdleAfterMs);
     }
 
@@ -560,6 +574,7 @@ internal sealed class ChannelInbox
         if (_checkArmed && _checkDueMs <= dueMs) return false;
         _checkArmed = true;
         _checkDueMs = dueMs;
+        ChecksAsked++;
         return true;
     }
 
