@@ -13,7 +13,7 @@ namespace ChannelsRabbitMq.Akka;
 /// when the channel lives (<see cref="Actors.ChannelInbox"/>), through the router otherwise; a
 /// send goes to the open session or waits in the connection actor. Thread-safe.
 /// </summary>
-public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
+public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable, IReturnsUnreceived
 {
     private static readonly IReadOnlyCollection<string> SupportedExtensions = ["groups"];
     private static long _instances;
@@ -151,6 +151,14 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
         var waiter = new ReceiveWaiter(asker);
         waiter.CancelWith(cancellationToken);
         return WithActors(waiter, actors => actors.Router.Tell(new RouterActor.WaitForMessage(channel, waiter)));
+    }
+
+    /// <inheritdoc />
+    void IReturnsUnreceived.ReturnUnreceived(string channel, IReadOnlyDictionary<string, object?> message)
+    {
+        // A message was received, so the actors have started; once closed, nobody receives it anyway.
+        if (_actors.IsCompletedSuccessfully && !IsClosed)
+            _actors.Result.Router.Tell(new RouterActor.ReturnUnreceived(channel, message));
     }
 
     /// <summary>For specs: the channel's live inbox, if any.</summary>

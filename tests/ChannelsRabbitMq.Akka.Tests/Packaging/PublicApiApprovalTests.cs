@@ -16,7 +16,7 @@ namespace ChannelsRabbitMq.Akka.Tests.Packaging;
 /// </summary>
 public sealed class PublicApiApprovalTests
 {
-    public static TheoryData<string> Packages => ["ChannelsRabbitMq.Akka", "ChannelsRabbitMq.Akka.TestKit"];
+    public static TheoryData<string> Packages => ["ChannelsRabbitMq.Akka", "ChannelsRabbitMq.Akka.TestKit", "ChannelsRabbitMq.Akka.Streams"];
 
     [Theory]
     [MemberData(nameof(Packages))]
@@ -26,6 +26,7 @@ public sealed class PublicApiApprovalTests
         {
             "ChannelsRabbitMq.Akka" => typeof(RabbitMqChannelLayer).Assembly,
             "ChannelsRabbitMq.Akka.TestKit" => typeof(InMemoryChannelLayer).Assembly,
+            "ChannelsRabbitMq.Akka.Streams" => typeof(ChannelsRabbitMq.Akka.Streams.ChannelLayerSource).Assembly,
             _ => throw new ArgumentOutOfRangeException(nameof(package)),
         };
         var received = Render(assembly);
