@@ -262,7 +262,12 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable, IRet
         // thread of the broker's confirmation (the client's, on the thread pool), as with the client itself.
         var direct = _routes.TryGetPublishSession(out var session, out var log);
         var reply = new PendingReply<Done>(cancellationToken, _closed.Token, completedOffActorThreads: direct);
-        var publish = new ConnectionActor.Publish(exchange, routingKey, body, destination, isGroup, reply) { Activity = activity, Trace = trace };
+        var publish = new ConnectionActor.Publish(exchange, routingKey, body, destination, isGroup, reply)
+        {
+            Activity = activity,
+            Trace = trace,
+            StartedAt = ChannelLayerTelemetry.OperationDuration.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0,
+        };
         if (reply.IsDone)
         {
             activity?.Dispose();

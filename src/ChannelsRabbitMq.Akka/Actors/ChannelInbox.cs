@@ -143,6 +143,7 @@ internal sealed class ChannelInbox
                     break;
             }
         }
+        if (claimed is not null) _settings.Counters.ReceiveWaited(claimed.StartedAt);
         if (done)
         {
             // Traced already: a subscriber's copy when told, a receiver's before its claim.
@@ -163,6 +164,7 @@ internal sealed class ChannelInbox
     {
         if (channels.Count == 0) return;
         settings.Counters.MessagesReceived(channels.Count);
+        settings.Counters.BufferedFor(delivery.ReceivedAtMs, channels.Count);
         if (settings.RequeuedOnLoss) settings.HandedOver.Record(delivery.Session, delivery.Fingerprint, channels);
         if (!delivery.CopiesDone(channels.Count)) return;
         delivery.Session.Ack(delivery.DeliveryTag);
@@ -259,7 +261,11 @@ internal sealed class ChannelInbox
         Expired(expired);
         if (arm) Owner.Tell(ChannelActor.CheckNow.Instance);
         if (failure is not null) waiter.TryFail(failure);
-        else if (taken is not null) Received(taken, traced: false); // traced before its claim
+        else if (taken is not null)
+        {
+            _settings.Counters.ReceiveWaited(waiter.StartedAt);
+            Received(taken, traced: false); // traced before its claim
+        }
         return true;
     }
 
@@ -613,6 +619,7 @@ internal sealed class ChannelInbox
     {
         var settings = _settings;
         settings.Counters.MessageReceived();
+        settings.Counters.BufferedFor(copy.ReceivedAtMs);
         if (traced) Tracing.Received(copy.Trace, Channel);
         if (settings.RequeuedOnLoss) settings.HandedOver.Record(copy.Session, copy.Fingerprint, Channel);
         CopyLeaves(copy, ack: true);
@@ -676,7 +683,11 @@ internal sealed class ReceiveWaiter : TaskCompletionSource<IReadOnlyDictionary<s
     public ReceiveWaiter(IActorRef? asker) : base(TaskCreationOptions.RunContinuationsAsynchronously)
     {
         Asker = asker;
+        StartedAt = ChannelLayerTelemetry.OperationDuration.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
     }
+
+    /// <summary><see cref="System.Diagnostics.Stopwatch"/> timestamp of the receive, for the duration histogram (0 when nobody listens).</summary>
+    public long StartedAt { get; }
 
     /// <summary>The actor that asked (the actor protocol's <c>Receive</c>), whose end is an abandonment.</summary>
     public IActorRef? Asker { get; }

@@ -171,7 +171,7 @@ public sealed class PackageInstallTests(PackedPackages packages, ITestOutputHelp
 /// </summary>
 public sealed class PackedPackages : IAsyncLifetime
 {
-    public static readonly string[] Ids = ["ChannelsRabbitMq.Akka", "ChannelsRabbitMq.Akka.TestKit", "ChannelsRabbitMq.Akka.Streams"];
+    public static readonly string[] Ids = ["ChannelsRabbitMq.Akka", "ChannelsRabbitMq.Akka.TestKit", "ChannelsRabbitMq.Akka.Streams", "ChannelsRabbitMq.Akka.OpenTelemetry"];
 
     public string Root { get; } = Path.Combine(Path.GetTempPath(), "channels-rabbitmq-package-test-" + Guid.NewGuid().ToString("N")[..12]);
 

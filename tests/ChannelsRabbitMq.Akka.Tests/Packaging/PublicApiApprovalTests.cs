@@ -16,7 +16,7 @@ namespace ChannelsRabbitMq.Akka.Tests.Packaging;
 /// </summary>
 public sealed class PublicApiApprovalTests
 {
-    public static TheoryData<string> Packages => ["ChannelsRabbitMq.Akka", "ChannelsRabbitMq.Akka.TestKit", "ChannelsRabbitMq.Akka.Streams"];
+    public static TheoryData<string> Packages => ["ChannelsRabbitMq.Akka", "ChannelsRabbitMq.Akka.TestKit", "ChannelsRabbitMq.Akka.Streams", "ChannelsRabbitMq.Akka.OpenTelemetry"];
 
     [Theory]
     [MemberData(nameof(Packages))]
@@ -27,6 +27,7 @@ public sealed class PublicApiApprovalTests
             "ChannelsRabbitMq.Akka" => typeof(RabbitMqChannelLayer).Assembly,
             "ChannelsRabbitMq.Akka.TestKit" => typeof(InMemoryChannelLayer).Assembly,
             "ChannelsRabbitMq.Akka.Streams" => typeof(ChannelsRabbitMq.Akka.Streams.ChannelLayerSource).Assembly,
+            "ChannelsRabbitMq.Akka.OpenTelemetry" => typeof(OpenTelemetry.Metrics.ChannelsRabbitMqMeterProviderBuilderExtensions).Assembly,
             _ => throw new ArgumentOutOfRangeException(nameof(package)),
         };
         var received = Render(assembly);
