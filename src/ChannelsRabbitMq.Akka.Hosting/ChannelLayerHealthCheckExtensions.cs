@@ -31,7 +31,7 @@ public static class ChannelLayerHealthCheckExtensions
         return builder.Add(new HealthCheckRegistration(
             name,
             sp => new ChannelLayerHealthCheck(
-                ChannelLayerRegistry.For(sp.GetRequiredService<ActorSystem>()), layerName, unhealthyAfter, sp.GetService<TimeProvider>()),
+                ChannelLayerRegistry.Of(sp), layerName, unhealthyAfter, sp.GetService<TimeProvider>()),
             failureStatus,
             tags,
             timeout));

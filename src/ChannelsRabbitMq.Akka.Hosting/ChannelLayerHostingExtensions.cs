@@ -5,25 +5,20 @@ using Microsoft.Extensions.Configuration;
 namespace ChannelsRabbitMq.Akka.Hosting;
 
 /// <summary>
-/// Adds a RabbitMQ channel layer to an Akka.Hosting app:
-/// <c>services.AddAkka("app", akka =&gt; akka.WithRabbitMqChannelLayer(configuration.GetSection("ChannelLayers:Default")))</c>.
+/// Adds a RabbitMQ channel layer on the Akka.Hosting builder:
+/// <c>services.AddAkka("app", akka =&gt; akka.WithRabbitMqChannelLayer(configuration.GetSection("ChannelLayers:default")))</c>.
+/// The layer is in the <see cref="ActorRegistry"/> and the <see cref="ChannelLayerRegistry"/>, not in DI:
+/// Akka.Hosting runs these builder methods once the service provider exists, too late to register
+/// services. Apps that inject layers use <see cref="ChannelLayerServiceCollectionExtensions.AddRabbitMqChannelLayer(Microsoft.Extensions.DependencyInjection.IServiceCollection, IConfiguration, string)"/>
+/// instead (one call, with named options), or also call <see cref="ChannelLayerServiceCollectionExtensions.AddChannelLayers"/>.
 /// </summary>
 /// <remarks>
-/// <para>
-/// The settings are checked while the host starts (before the ActorSystem does): an invalid
-/// value fails the start with an exception naming the option (or the configuration key).
-/// The layer itself starts with the ActorSystem's actors; the default layer's actor is then in
-/// the <see cref="ActorRegistry"/> under <see cref="DefaultChannelLayer"/>, and every layer is
-/// in the ActorSystem's <see cref="ChannelLayerRegistry"/>. Each layer closes in
-/// CoordinatedShutdown's <c>service-stop</c> phase: pending receives end with
-/// <see cref="ChannelLayerClosedException"/> and the connection closes before the ActorSystem
-/// terminates.
-/// </para>
-/// <para>
-/// To inject <see cref="IChannelLayer"/> and <see cref="IChannelLayers"/>, also call
-/// <see cref="ChannelLayerServiceCollectionExtensions.AddChannelLayers"/>: Akka.Hosting runs
-/// these builder methods once the service provider exists, too late to register services.
-/// </para>
+/// The settings are checked while the host starts (when Akka.Hosting runs the builder, before the
+/// ActorSystem starts): an invalid value fails the start with an exception naming the option (or
+/// the configuration key). The layer itself starts with the ActorSystem's actors; the default
+/// layer's actor is then in the <see cref="ActorRegistry"/> under <see cref="DefaultChannelLayer"/>.
+/// Each layer closes in CoordinatedShutdown's <c>service-stop</c> phase: pending receives end with
+/// <see cref="ChannelLayerClosedException"/> and the connection closes before the ActorSystem terminates.
 /// </remarks>
 public static class ChannelLayerHostingExtensions
 {
@@ -51,20 +46,35 @@ public static class ChannelLayerHostingExtensions
     /// <param name="name">The layer's name; the default layer is <see cref="DefaultChannelLayer.Name"/>.</param>
     /// <exception cref="InvalidOperationException">A setting is invalid, or a layer of that name is already configured.</exception>
     public static AkkaConfigurationBuilder WithRabbitMqChannelLayer(this AkkaConfigurationBuilder builder,
-        RabbitMqChannelLayerOptions options, string name = DefaultChannelLayer.Name)
+        RabbitMqChannelLayerOptions options, string name = DefaultChannelLayer.Name) =>
+        builder.WithLayer(options, name, registryKey: null);
+
+    /// <summary>
+    /// Adds a layer configured in code whose actor is also in the <see cref="ActorRegistry"/> under
+    /// <typeparamref name="TKey"/>, for <c>IRequiredActor&lt;TKey&gt;</c>.
+    /// </summary>
+    /// <typeparam name="TKey">The registry key: a marker type of the app's.</typeparam>
+    /// <param name="builder">The Akka.Hosting builder.</param>
+    /// <param name="configure">Sets the options, starting from the defaults.</param>
+    /// <param name="name">The layer's name.</param>
+    /// <exception cref="InvalidOperationException">A setting is invalid, or a layer of that name is already configured.</exception>
+    public static AkkaConfigurationBuilder WithRabbitMqChannelLayer<TKey>(this AkkaConfigurationBuilder builder,
+        Action<RabbitMqChannelLayerOptions> configure, string name)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var options = new RabbitMqChannelLayerOptions();
+        configure(options);
+        return builder.WithLayer(options, name, typeof(TKey));
+    }
+
+    private static AkkaConfigurationBuilder WithLayer(this AkkaConfigurationBuilder builder,
+        RabbitMqChannelLayerOptions options, string name, Type? registryKey)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(options);
         ValidateName(name);
-        try
-        {
-            ChannelLayerStartupValidation.Validate(options);
-        }
-        catch (ArgumentException e)
-        {
-            throw new InvalidOperationException(
-                $"Channel layer '{name}': invalid {e.ParamName ?? "options"}: {ChannelLayerStartupValidation.MessageOf(e)}", e);
-        }
+        if (ChannelLayerOptionsValidator.Problem(options, configurationPath: null, name) is { } problem)
+            throw new InvalidOperationException(problem);
 
         var setup = Setups.GetValue(builder, b =>
         {
@@ -74,10 +84,10 @@ public static class ChannelLayerHostingExtensions
         });
         setup.Add(name, options);
 
-        return builder.WithActors((system, registry) =>
+        return builder.WithActors((system, registry, resolver) =>
         {
-            var layer = ChannelLayerRegistry.For(system).Start(name);
-            if (DefaultChannelLayer.IsDefault(name)) registry.Register<DefaultChannelLayer>(layer.Actor);
+            var layer = ChannelLayerRegistry.For(system).Start(name, resolver.GetService<ChannelLayerFactory>());
+            ChannelLayerRegistry.Register(registry, name, registryKey, layer);
         });
     }
 
@@ -98,7 +108,7 @@ public static class ChannelLayerHostingExtensions
         return builder.WithRabbitMqChannelLayer(ChannelLayerConfiguration.Bind(configuration), name);
     }
 
-    private static void ValidateName(string name)
+    internal static void ValidateName(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
         if (string.IsNullOrWhiteSpace(name))
