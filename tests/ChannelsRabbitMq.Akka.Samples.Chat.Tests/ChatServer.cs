@@ -39,8 +39,8 @@ public sealed class ChatServer : IAsyncDisposable
     /// <summary>The server's port.</summary>
     public int Port => Url.Port;
 
-    /// <summary>Its channel layer.</summary>
-    public RabbitMqChannelLayer Layer => App.Services.GetRequiredService<RabbitMqChannelLayer>();
+    /// <summary>Its channel layer (a <see cref="RabbitMqChannelLayer"/> unless the test replaced it).</summary>
+    public IActorChannelLayer Layer => App.Services.GetRequiredService<IActorChannelLayer>();
 
     /// <summary>Its ActorSystem.</summary>
     public ActorSystem System => App.Services.GetRequiredService<ActorSystem>();
@@ -52,7 +52,7 @@ public sealed class ChatServer : IAsyncDisposable
             [
                 "--urls", "http://127.0.0.1:0",
                 "--Chat:ServerName", name,
-                "--ChannelLayers:Default:Host", TestBroker.Url,
+                "--ChannelLayers:default:Host", TestBroker.Url,
                 "--Logging:LogLevel:Default", "Warning",
                 "--Logging:LogLevel:Microsoft.Hosting.Lifetime", "Warning",
             ],
@@ -60,7 +60,7 @@ public sealed class ChatServer : IAsyncDisposable
         await app.StartAsync().WaitAsync(Eventually.Timeout);
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
         var server = new ChatServer(app, name, new Uri(address.TrimEnd('/') + "/"));
-        var layer = app.Services.GetRequiredService<RabbitMqChannelLayer>();
+        var layer = app.Services.GetRequiredService<IActorChannelLayer>();
         await Eventually.Until(() => layer.GetStatistics().Connected, $"the layer of {name} is connected");
         return server;
     }
