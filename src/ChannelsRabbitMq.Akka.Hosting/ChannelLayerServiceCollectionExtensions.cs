@@ -86,7 +86,7 @@ public static class ChannelLayerServiceCollectionExtensions
         services.AddKeyedSingleton<IChannelLayer>(KeyedService.AnyKey, (sp, key) => sp.GetRequiredKeyedService<IActorChannelLayer>(key));
         services.AddSingleton(sp => sp.GetRequiredKeyedService<IActorChannelLayer>(DefaultChannelLayer.Name));
         services.AddSingleton<IChannelLayer>(sp => sp.GetRequiredService<IActorChannelLayer>());
-        services.AddSingleton(sp => sp.GetRequiredService<IActorChannelLayer>() as RabbitMqChannelLayer
+        services.AddSingleton(sp => sp.GetRequiredKeyedService<IActorChannelLayer>(DefaultChannelLayer.Name) as RabbitMqChannelLayer
             ?? throw new InvalidOperationException(
                 "The default channel layer is not a RabbitMqChannelLayer: ReplaceChannelLayers replaced it. Inject IChannelLayer or IActorChannelLayer."));
         return services;
