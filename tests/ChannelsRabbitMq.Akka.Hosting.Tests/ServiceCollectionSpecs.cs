@@ -108,6 +108,27 @@ public sealed class ServiceCollectionSpecs
     }
 
     [Fact]
+    public async Task The_layer_starts_when_it_is_added_before_AddAkka_too()
+    {
+        using var host = new HostBuilder()
+            .ConfigureServices(services => services
+                .AddRabbitMqChannelLayer(o => o.Host = Unreachable)
+                .AddAkka("service-collection-specs", _ => { }))
+            .Build();
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            var actor = await host.Services.GetRequiredService<IRequiredActor<DefaultChannelLayer>>().GetAsync(TestContext.Current.CancellationToken);
+
+            Assert.Equal(host.Services.GetRequiredService<IActorChannelLayer>().Actor, actor);
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
     public async Task The_default_layer_is_in_the_ActorRegistry_and_a_named_one_under_its_marker_type()
     {
         using var host = BuildHost(services => services
