@@ -32,13 +32,8 @@ public static class ChannelLayerHostingExtensions
     /// <param name="name">The layer's name; the default layer is <see cref="DefaultChannelLayer.Name"/>.</param>
     /// <exception cref="InvalidOperationException">A setting is invalid, or a layer of that name is already configured.</exception>
     public static AkkaConfigurationBuilder WithRabbitMqChannelLayer(this AkkaConfigurationBuilder builder,
-        Action<RabbitMqChannelLayerOptions> configure, string name = DefaultChannelLayer.Name)
-    {
-        ArgumentNullException.ThrowIfNull(configure);
-        var options = new RabbitMqChannelLayerOptions();
-        configure(options);
-        return builder.WithRabbitMqChannelLayer(options, name);
-    }
+        Action<RabbitMqChannelLayerOptions> configure, string name = DefaultChannelLayer.Name) =>
+        builder.WithLayer(Configured(configure), name, registryKey: null, configurationPath: null);
 
     /// <summary>Adds a layer with these options (the layer keeps the object: do not change it afterwards).</summary>
     /// <param name="builder">The Akka.Hosting builder.</param>
@@ -47,7 +42,7 @@ public static class ChannelLayerHostingExtensions
     /// <exception cref="InvalidOperationException">A setting is invalid, or a layer of that name is already configured.</exception>
     public static AkkaConfigurationBuilder WithRabbitMqChannelLayer(this AkkaConfigurationBuilder builder,
         RabbitMqChannelLayerOptions options, string name = DefaultChannelLayer.Name) =>
-        builder.WithLayer(options, name, registryKey: null);
+        builder.WithLayer(options, name, registryKey: null, configurationPath: null);
 
     /// <summary>
     /// Adds a layer configured in code whose actor is also in the <see cref="ActorRegistry"/> under
@@ -59,21 +54,16 @@ public static class ChannelLayerHostingExtensions
     /// <param name="name">The layer's name.</param>
     /// <exception cref="InvalidOperationException">A setting is invalid, or a layer of that name is already configured.</exception>
     public static AkkaConfigurationBuilder WithRabbitMqChannelLayer<TKey>(this AkkaConfigurationBuilder builder,
-        Action<RabbitMqChannelLayerOptions> configure, string name)
-    {
-        ArgumentNullException.ThrowIfNull(configure);
-        var options = new RabbitMqChannelLayerOptions();
-        configure(options);
-        return builder.WithLayer(options, name, typeof(TKey));
-    }
+        Action<RabbitMqChannelLayerOptions> configure, string name) =>
+        builder.WithLayer(Configured(configure), name, typeof(TKey), configurationPath: null);
 
     private static AkkaConfigurationBuilder WithLayer(this AkkaConfigurationBuilder builder,
-        RabbitMqChannelLayerOptions options, string name, Type? registryKey)
+        RabbitMqChannelLayerOptions options, string name, Type? registryKey, string? configurationPath)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(options);
         ValidateName(name);
-        if (ChannelLayerOptionsValidator.Problem(options, configurationPath: null, name) is { } problem)
+        if (ChannelLayerOptionsValidator.Problem(options, configurationPath, name) is { } problem)
             throw new InvalidOperationException(problem);
 
         var setup = Setups.GetValue(builder, b =>
@@ -92,7 +82,7 @@ public static class ChannelLayerHostingExtensions
     }
 
     /// <summary>
-    /// Adds a layer configured by a section such as <c>"ChannelLayers:Default"</c> of
+    /// Adds a layer configured by a section such as <c>"ChannelLayers:default"</c> of
     /// appsettings.json; see <see cref="ChannelLayerConfiguration"/> for the keys and formats.
     /// </summary>
     /// <param name="builder">The Akka.Hosting builder.</param>
@@ -104,8 +94,17 @@ public static class ChannelLayerHostingExtensions
     public static AkkaConfigurationBuilder WithRabbitMqChannelLayer(this AkkaConfigurationBuilder builder,
         IConfiguration configuration, string name = DefaultChannelLayer.Name)
     {
-        ArgumentNullException.ThrowIfNull(configuration);
-        return builder.WithRabbitMqChannelLayer(ChannelLayerConfiguration.Bind(configuration), name);
+        var options = new RabbitMqChannelLayerOptions();
+        ChannelLayerConfiguration.BindValues(configuration, options);
+        return builder.WithLayer(options, name, registryKey: null, configurationPath: ChannelLayerConfiguration.PathOf(configuration));
+    }
+
+    private static RabbitMqChannelLayerOptions Configured(Action<RabbitMqChannelLayerOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var options = new RabbitMqChannelLayerOptions();
+        configure(options);
+        return options;
     }
 
     internal static void ValidateName(string name)
