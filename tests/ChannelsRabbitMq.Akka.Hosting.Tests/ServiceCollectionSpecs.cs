@@ -82,6 +82,21 @@ public sealed class ServiceCollectionSpecs
     }
 
     [Fact]
+    public async Task A_name_configured_both_on_the_services_and_on_the_Akka_builder_fails_the_host_start()
+    {
+        using var host = new HostBuilder()
+            .ConfigureServices(services => services
+                .AddAkka("service-collection-specs", akka => akka.WithRabbitMqChannelLayer(o => o.Host = Unreachable, "chat"))
+                .AddRabbitMqChannelLayer(o => o.Host = Unreachable, "Chat"))
+            .Build();
+
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync(TestContext.Current.CancellationToken));
+
+        Assert.Contains("'Chat' is configured twice", e.Message);
+        await host.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
     public async Task One_call_makes_each_layer_injectable_keyed_by_its_name_and_the_default_one_also_unkeyed()
     {
         using var host = BuildHost(services => services
