@@ -12,7 +12,7 @@ namespace ChannelsRabbitMq.Akka.Samples.Chat;
 /// <summary>
 /// The chat server: Akka.Hosting with the RabbitMQ channel layer, the page (<c>GET /</c>), its
 /// websocket (<c>GET /ws?room=…&amp;user=…</c>), <c>POST /rooms/{room}/messages</c> and
-/// <c>GET /healthz</c>. Configuration: <c>ChannelLayers:Default</c> (see docs/hosting.md),
+/// <c>GET /healthz</c>. Configuration: <c>ChannelLayers:default</c> (see docs/hosting.md),
 /// <c>Chat:ServerName</c>, and ASP.NET Core's own (<c>--urls http://localhost:5101</c>).
 /// </summary>
 public static class ChatApp
@@ -36,12 +36,16 @@ public static class ChatApp
 
         builder.Services.AddAkka("chat", akka =>
         {
-            akka.ConfigureLoggers(loggers => loggers.AddLoggerFactory());
-            akka.WithRabbitMqChannelLayer(builder.Configuration.GetSection("ChannelLayers:Default"));
+            // Akka's log, the layer's included, goes to the app's ILoggerFactory (docs/hosting.md).
+            akka.ConfigureLoggers(loggers =>
+            {
+                loggers.ClearLoggers();
+                loggers.AddLoggerFactory();
+            });
             akka.WithActors((system, registry) =>
                 registry.Register<ConnectionsSupervisor>(system.ActorOf(Props.Create<ConnectionsSupervisor>(), "connections")));
         });
-        builder.Services.AddChannelLayers();
+        builder.Services.AddRabbitMqChannelLayer(builder.Configuration.GetSection("ChannelLayers:default"));
         builder.Services.AddHealthChecks().AddChannelLayer();
         builder.Services.AddSingleton<ServerIdentity>();
         configure?.Invoke(builder);
