@@ -6,7 +6,7 @@
 #   ./build.sh broker-start                 start (or reuse) the test broker
 #   ./build.sh broker-stop                  stop the test broker
 #   ./build.sh demo [--load [N] [M] [RATE]]   two-server websocket chat (docs/demo.md)
-#   ./build.sh pack [DOTNET PACK ARGS...]   ChannelsRabbitMq.Akka and .TestKit .nupkg + .snupkg (Release)
+#   ./build.sh pack [DOTNET PACK ARGS...]   ChannelsRabbitMq.Akka, .Hosting, .TestKit, .Streams and .OpenTelemetry .nupkg + .snupkg (Release)
 #                                           into artifacts/, e.g. ./build.sh pack -p:VersionSuffix=rc.1
 #
 # `test` runs the whole suite against RabbitMQ 3.10, then the tests that talk to RabbitMQ
@@ -118,7 +118,7 @@ case ${1:-} in
         shift
         mkdir -p artifacts
         rm -f artifacts/ChannelsRabbitMq.Akka*.nupkg artifacts/ChannelsRabbitMq.Akka*.snupkg
-        for project in src/ChannelsRabbitMq.Akka src/ChannelsRabbitMq.Akka.TestKit; do
+        for project in src/ChannelsRabbitMq.Akka src/ChannelsRabbitMq.Akka.Hosting src/ChannelsRabbitMq.Akka.TestKit src/ChannelsRabbitMq.Akka.Streams src/ChannelsRabbitMq.Akka.OpenTelemetry; do
             dotnet pack "$project" -c Release -o artifacts -p:ContinuousIntegrationBuild=true "$@"
         done
         ls -l artifacts/ChannelsRabbitMq.Akka*.nupkg artifacts/ChannelsRabbitMq.Akka*.snupkg

@@ -102,7 +102,7 @@ dotnet build "$PROJECT" -c Release --nologo -v quiet -clp:ErrorsOnly >/dev/null 
 mkdir -p "$LOGS"
 for port in "$PORT_A" "$PORT_B"; do
     # Not inherited: a Ctrl-C reaches the script, whose cleanup stops the servers with SIGTERM.
-    dotnet "$DLL" --urls "http://localhost:$port" --ChannelLayers:Default:Host "$CHANNELS_RABBITMQ_TEST_URL" \
+    dotnet "$DLL" --urls "http://localhost:$port" --ChannelLayers:default:Host "$CHANNELS_RABBITMQ_TEST_URL" \
         </dev/null >"$LOGS/server-$port.log" 2>&1 &
     PIDS+=($!)
 done

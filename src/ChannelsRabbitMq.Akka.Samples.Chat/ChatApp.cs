@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Akka;
 using Akka.Actor;
@@ -11,8 +13,8 @@ namespace ChannelsRabbitMq.Akka.Samples.Chat;
 
 /// <summary>
 /// The chat server: Akka.Hosting with the RabbitMQ channel layer, the page (<c>GET /</c>), its
-/// websocket (<c>GET /ws?room=…&amp;user=…</c>), <c>POST /rooms/{room}/messages</c> and
-/// <c>GET /healthz</c>. Configuration: <c>ChannelLayers:Default</c> (see docs/hosting.md),
+/// websocket (<c>GET /ws?room=…&amp;user=…</c>), <c>POST /rooms/{room}/messages</c>, the room's
+/// messages as server-sent events (<c>GET /rooms/{room}/events</c>) and <c>GET /healthz</c>. Configuration: <c>ChannelLayers:default</c> (see docs/hosting.md),
 /// <c>Chat:ServerName</c>, and ASP.NET Core's own (<c>--urls http://localhost:5101</c>).
 /// </summary>
 public static class ChatApp
@@ -36,12 +38,16 @@ public static class ChatApp
 
         builder.Services.AddAkka("chat", akka =>
         {
-            akka.ConfigureLoggers(loggers => loggers.AddLoggerFactory());
-            akka.WithRabbitMqChannelLayer(builder.Configuration.GetSection("ChannelLayers:Default"));
+            // Akka's log, the layer's included, goes to the app's ILoggerFactory (docs/hosting.md).
+            akka.ConfigureLoggers(loggers =>
+            {
+                loggers.ClearLoggers();
+                loggers.AddLoggerFactory();
+            });
             akka.WithActors((system, registry) =>
                 registry.Register<ConnectionsSupervisor>(system.ActorOf(Props.Create<ConnectionsSupervisor>(), "connections")));
         });
-        builder.Services.AddChannelLayers();
+        builder.Services.AddRabbitMqChannelLayer(builder.Configuration.GetSection("ChannelLayers:default"));
         builder.Services.AddHealthChecks().AddChannelLayer();
         builder.Services.AddSingleton<ServerIdentity>();
         configure?.Invoke(builder);
@@ -52,6 +58,7 @@ public static class ChatApp
         app.MapGet("/", (ServerIdentity server) => Results.Content(ChatPage.Render(server), "text/html; charset=utf-8"));
         app.Map("/ws", ChatSocket.HandleAsync);
         app.MapPost("/rooms/{room}/messages", PostMessageAsync);
+        app.MapGet("/rooms/{room}/events", RoomEvents);
         // Healthy (200) once the layer is connected; 503 while it is not.
         app.MapHealthChecks("/healthz", new HealthCheckOptions
         {
@@ -115,6 +122,49 @@ public static class ChatApp
             return BadRequest(e.Message);
         }
     }
+
+    /// <summary>
+    /// <c>GET /rooms/{room}/events</c>: the room's messages as server-sent events, from the moment
+    /// the request is made until the client goes away — first a <c>joined</c> event once this
+    /// request's channel is in the room's group, then a <c>message</c> event per message (the
+    /// websocket's message frame as JSON). Built on <c>ReadAllAsync</c>: a channel of its own,
+    /// left and forgotten when the request ends.
+    /// </summary>
+    public static IResult RoomEvents(string room, IChannelLayer layer, ServerIdentity server, CancellationToken cancellationToken) =>
+        Rooms.IsValidRoom(room)
+            ? TypedResults.ServerSentEvents(RoomEventsAsync(room, layer, server, cancellationToken))
+            : BadRequest($"A room name is 1 to {Rooms.MaxNameLength} letters, digits, '-' or '_'.");
+
+    private static async IAsyncEnumerable<SseItem<JsonElement>> RoomEventsAsync(string room, IChannelLayer layer, ServerIdentity server,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var channel = await layer.NewChannelAsync("sse", cancellationToken);
+        var group = Rooms.Group(room);
+        await layer.GroupAddAsync(group, channel, cancellationToken);
+        try
+        {
+            yield return Event("joined", JsonSerializer.SerializeToUtf8Bytes(new { room, server = server.Name }, Frames.Json));
+            await foreach (var message in layer.ReadAllAsync(channel, cancellationToken))
+            {
+                if (ChannelMessage.Is<ChatMessage>(message))
+                    yield return Event("message", Frames.Message(ChannelMessage.To<ChatMessage>(message)));
+            }
+        }
+        finally
+        {
+            // The client went away (or the server stops): nobody reads this channel any more.
+            try
+            {
+                await layer.GroupDiscardAsync(group, channel, CancellationToken.None);
+            }
+            catch (ChannelLayerClosedException)
+            {
+                // The server stops: the layer's queue, and so its bindings, go with it.
+            }
+        }
+    }
+
+    private static SseItem<JsonElement> Event(string type, byte[] json) => new(JsonDocument.Parse(json).RootElement, type);
 
     private static IResult BadRequest(string title) => Results.Problem(title: title, statusCode: StatusCodes.Status400BadRequest);
 

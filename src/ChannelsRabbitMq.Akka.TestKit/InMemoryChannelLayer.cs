@@ -20,7 +20,7 @@ namespace ChannelsRabbitMq.Akka.TestKit;
 /// var message = await layer.ReceiveAsync(channel);
 /// </code>
 /// </example>
-public sealed class InMemoryChannelLayer : IActorChannelLayer
+public sealed class InMemoryChannelLayer : IActorChannelLayer, IReturnsUnreceived
 {
     private readonly RabbitMqChannelLayer _layer;
 
@@ -63,6 +63,9 @@ public sealed class InMemoryChannelLayer : IActorChannelLayer
     /// <inheritdoc />
     public Task<IReadOnlyDictionary<string, object?>> ReceiveAsync(string channel, CancellationToken cancellationToken = default) =>
         _layer.ReceiveAsync(channel, cancellationToken);
+
+    void IReturnsUnreceived.ReturnUnreceived(string channel, IReadOnlyDictionary<string, object?> message) =>
+        ((IReturnsUnreceived)_layer).ReturnUnreceived(channel, message);
 
     /// <inheritdoc />
     public Task GroupAddAsync(string group, string channel, CancellationToken cancellationToken = default) =>

@@ -13,7 +13,7 @@ namespace ChannelsRabbitMq.Akka;
 /// when the channel lives (<see cref="Actors.ChannelInbox"/>), through the router otherwise; a
 /// send goes to the open session or waits in the connection actor. Thread-safe.
 /// </summary>
-public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
+public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable, IReturnsUnreceived
 {
     private static readonly IReadOnlyCollection<string> SupportedExtensions = ["groups"];
     private static long _instances;
@@ -153,11 +153,28 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
         // The channel lives: straight into its inbox (a buffered copy at once, or a waiting receiver).
         if (_routes.Inboxes.TryGetValue(channel, out var inbox) && inbox.Receive(cancellationToken, asker) is { } received)
             return received;
-        // None lives (or it ended as we reached it): the router starts one and hands it this receiver.
+        return ReceiveThroughRouter(channel, cancellationToken, asker);
+    }
+
+    // None lives (or it ended as we reached it): the router starts one and hands it this receiver.
+    // A method of its own: the lambda's captures would otherwise be allocated on every receive.
+    private Task<IReadOnlyDictionary<string, object?>> ReceiveThroughRouter(string channel, CancellationToken cancellationToken, IActorRef? asker)
+    {
         var waiter = new ReceiveWaiter(asker);
         waiter.CancelWith(cancellationToken);
         return WithActors(waiter, actors => actors.Router.Tell(new RouterActor.WaitForMessage(channel, waiter)));
     }
+
+    /// <inheritdoc />
+    void IReturnsUnreceived.ReturnUnreceived(string channel, IReadOnlyDictionary<string, object?> message)
+    {
+        // A message was received, so the actors have started; once closed, nobody receives it anyway.
+        if (_actors.IsCompletedSuccessfully && !IsClosed)
+            _actors.Result.Router.Tell(new RouterActor.ReturnUnreceived(channel, message));
+    }
+
+    /// <summary>For specs: the channel's live inbox, if any.</summary>
+    internal ChannelInbox? LiveInbox(string channel) => _routes.Inboxes.GetValueOrDefault(channel);
 
     /// <inheritdoc />
     public Task GroupAddAsync(string group, string channel, CancellationToken cancellationToken = default)
@@ -257,7 +274,12 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable
         // thread of the broker's confirmation (the client's, on the thread pool), as with the client itself.
         var direct = _routes.TryGetPublishSession(out var session, out var log);
         var reply = new PendingReply<Done>(cancellationToken, _closed.Token, completedOffActorThreads: direct);
-        var publish = new ConnectionActor.Publish(exchange, routingKey, body, destination, isGroup, reply) { Activity = activity, Trace = trace };
+        var publish = new ConnectionActor.Publish(exchange, routingKey, body, destination, isGroup, reply)
+        {
+            Activity = activity,
+            Trace = trace,
+            StartedAt = ChannelLayerTelemetry.OperationDuration.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0,
+        };
         if (reply.IsDone)
         {
             activity?.Dispose();

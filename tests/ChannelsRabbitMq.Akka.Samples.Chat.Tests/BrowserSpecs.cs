@@ -23,6 +23,8 @@ public sealed class BrowserSpecs(TwoServers servers, ITestOutputHelper output)
         bob.Open(new Uri(servers.Bravo.Url, $"?room={room}&user=bob"));
         Assert.Equal("alpha", WaitUntilJoined(ann));
         Assert.Equal("bravo", WaitUntilJoined(bob));
+        // Bob's page also reads the room as server-sent events (GET /rooms/{room}/events).
+        ReadEvents(bob, room);
 
         Say(ann, "Hello from the page on alpha");
         var onBob = WaitForMessage(bob, "Hello from the page on alpha");
@@ -40,8 +42,9 @@ public sealed class BrowserSpecs(TwoServers servers, ITestOutputHelper output)
         Assert.Equal(("alpha", "ci"), WaitForMessage(bob, "Deploy finished (POST /rooms/…/messages)"));
         Assert.Equal(("alpha", "ci"), WaitForMessage(ann, "Deploy finished (POST /rooms/…/messages)"));
 
-        // Same messages, same order, on both pages.
+        // Same messages, same order, on both pages, and in the page's event stream.
         Assert.Equal(Messages(ann), Messages(bob));
+        Assert.Equal(Messages(bob), WaitForEvents(bob, Messages(bob).Length));
 
         var shot = Path.Combine(ScreenshotFolder, "demo-bravo.png");
         bob.SaveScreenshot(shot);
@@ -71,6 +74,27 @@ public sealed class BrowserSpecs(TwoServers servers, ITestOutputHelper output)
     {
         browser.WaitUntil(d => d.FindElement(By.Id("status")).GetDomAttribute("data-state") == "joined", "the page has joined its room");
         return browser.Driver.FindElement(By.Id("server")).Text;
+    }
+
+    // Opens an EventSource on the page's own server and waits until it has joined the room.
+    private static void ReadEvents(Browser browser, string room)
+    {
+        ((IJavaScriptExecutor)browser.Driver).ExecuteScript("""
+            window.sseTexts = [];
+            const events = new EventSource('/rooms/' + arguments[0] + '/events');
+            events.addEventListener('joined', () => window.sseJoined = true);
+            events.addEventListener('message', e => window.sseTexts.push(JSON.parse(e.data).text));
+            """, room);
+        browser.WaitUntil(d => ((IJavaScriptExecutor)d).ExecuteScript("return window.sseJoined === true") is true, "the event stream has joined the room");
+    }
+
+    // The texts the page's event stream received, once there are at least this many.
+    private static string[] WaitForEvents(Browser browser, int count)
+    {
+        browser.WaitUntil(d => ((IJavaScriptExecutor)d).ExecuteScript("return window.sseTexts.length") is long n && n >= count,
+            $"{count} messages arrived as server-sent events");
+        var texts = ((IJavaScriptExecutor)browser.Driver).ExecuteScript("return window.sseTexts") as IReadOnlyCollection<object>;
+        return texts!.Cast<string>().ToArray();
     }
 
     private static void Say(Browser browser, string text)

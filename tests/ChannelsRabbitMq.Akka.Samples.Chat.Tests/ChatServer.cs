@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
+using ChannelsRabbitMq.Akka.Hosting;
 using ChannelsRabbitMq.Akka.Samples.Chat;
 using ChannelsRabbitMq.Akka.Tests;
 using Microsoft.AspNetCore.Builder;
@@ -39,8 +40,8 @@ public sealed class ChatServer : IAsyncDisposable
     /// <summary>The server's port.</summary>
     public int Port => Url.Port;
 
-    /// <summary>Its channel layer.</summary>
-    public RabbitMqChannelLayer Layer => App.Services.GetRequiredService<RabbitMqChannelLayer>();
+    /// <summary>Its channel layer, the default one (a <see cref="RabbitMqChannelLayer"/> unless the test replaced the layers).</summary>
+    public IActorChannelLayer Layer => App.Services.GetRequiredKeyedService<IActorChannelLayer>(DefaultChannelLayer.Name);
 
     /// <summary>Its ActorSystem.</summary>
     public ActorSystem System => App.Services.GetRequiredService<ActorSystem>();
@@ -52,7 +53,7 @@ public sealed class ChatServer : IAsyncDisposable
             [
                 "--urls", "http://127.0.0.1:0",
                 "--Chat:ServerName", name,
-                "--ChannelLayers:Default:Host", TestBroker.Url,
+                "--ChannelLayers:default:Host", TestBroker.Url,
                 "--Logging:LogLevel:Default", "Warning",
                 "--Logging:LogLevel:Microsoft.Hosting.Lifetime", "Warning",
             ],
@@ -60,7 +61,7 @@ public sealed class ChatServer : IAsyncDisposable
         await app.StartAsync().WaitAsync(Eventually.Timeout);
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
         var server = new ChatServer(app, name, new Uri(address.TrimEnd('/') + "/"));
-        var layer = app.Services.GetRequiredService<RabbitMqChannelLayer>();
+        var layer = server.Layer;
         await Eventually.Until(() => layer.GetStatistics().Connected, $"the layer of {name} is connected");
         return server;
     }

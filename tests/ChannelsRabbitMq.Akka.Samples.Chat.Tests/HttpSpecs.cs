@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Net.ServerSentEvents;
 using System.Net.WebSockets;
 using System.Text;
 using Akka.Actor;
@@ -37,6 +38,42 @@ public sealed class HttpSpecs(TwoServers servers)
         // Another room hears nothing: a message said there afterwards is the first it gets.
         await elsewhere.SayAsync("only here");
         Assert.Equal("only here", (await elsewhere.ReceiveAsync()).GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public async Task The_rooms_event_stream_carries_what_is_said_on_either_server_after_it_joined()
+    {
+        var room = NewRoom();
+        using var cts = new CancellationTokenSource(Eventually.Timeout);
+        using var response = await _http.GetAsync(new Uri(servers.Alpha.Url, $"rooms/{room}/events"), HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        await using var stream = await response.Content.ReadAsStreamAsync(cts.Token);
+        await using var events = SseParser.Create(stream).EnumerateAsync(cts.Token).GetAsyncEnumerator(cts.Token);
+        Assert.True(await events.MoveNextAsync());
+        Assert.Equal("joined", events.Current.EventType);
+
+        await using var onBravo = await ChatClient.JoinAsync(servers.Bravo, room, "bob");
+        await onBravo.SayAsync("said on bravo");
+        await onBravo.ReceiveMessageAsync("said on bravo"); // the room has it
+        var post = await _http.PostAsJsonAsync(new Uri(servers.Alpha.Url, $"rooms/{room}/messages"), new { text = "posted to alpha" }, cts.Token);
+        Assert.Equal(HttpStatusCode.Accepted, post.StatusCode);
+
+        foreach (var (text, server) in new[] { ("said on bravo", "bravo"), ("posted to alpha", "alpha") })
+        {
+            Assert.True(await events.MoveNextAsync());
+            Assert.Equal("message", events.Current.EventType);
+            using var data = System.Text.Json.JsonDocument.Parse(events.Current.Data);
+            Assert.Equal(text, data.RootElement.GetProperty("text").GetString());
+            Assert.Equal(server, data.RootElement.GetProperty("server").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task The_event_stream_of_an_invalid_room_is_a_400()
+    {
+        var response = await _http.GetAsync(new Uri(servers.Alpha.Url, "rooms/no%20spaces/events"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
     }
 
     [Fact]

@@ -35,10 +35,11 @@ internal sealed class ChannelInbox
     private ReceiveWaiter? _firstWaiter;
     private ReceiveWaiter? _lastWaiter;
     private IActorRef? _subscriber;
-    private State _state;
+    private volatile State _state; // written under the lock; read without it by IsEnded
     private bool _checkArmed;   // the owner will check by _checkDueMs
     private long _checkDueMs;
     private long _idleSinceMs;
+    private bool _wentIdle;     // since the owner's last check
     private int _controlOnItsWay;
     private volatile int _count;
 
@@ -72,6 +73,9 @@ internal sealed class ChannelInbox
         get { lock (_buffer) return _buffer.Select(copy => copy.Message).ToArray(); }
     }
 
+    /// <summary>For specs: how many times the owner was asked for a check.</summary>
+    internal int ChecksAsked { get; private set; }
+
     /// <summary>For specs and diagnostics: how many receivers wait here.</summary>
     internal int WaitingCount
     {
@@ -87,10 +91,7 @@ internal sealed class ChannelInbox
     }
 
     /// <summary>The owner has ended it: callers go through the router.</summary>
-    public bool IsEnded
-    {
-        get { lock (_buffer) return _state == State.Ended; }
-    }
+    public bool IsEnded => _state == State.Ended;
 
     /// <summary>
     /// Offers one copy of a delivery: pushed to the subscriber, handed to the first waiting
@@ -142,6 +143,7 @@ internal sealed class ChannelInbox
                     break;
             }
         }
+        if (claimed is not null) _settings.Counters.ReceiveWaited(claimed.StartedAt);
         if (done)
         {
             // Traced already: a subscriber's copy when told, a receiver's before its claim.
@@ -162,6 +164,7 @@ internal sealed class ChannelInbox
     {
         if (channels.Count == 0) return;
         settings.Counters.MessagesReceived(channels.Count);
+        settings.Counters.BufferedFor(delivery.ReceivedAtMs, channels.Count);
         if (settings.RequeuedOnLoss) settings.HandedOver.Record(delivery.Session, delivery.Fingerprint, channels);
         if (!delivery.CopiesDone(channels.Count)) return;
         delivery.Session.Ack(delivery.DeliveryTag);
@@ -258,7 +261,11 @@ internal sealed class ChannelInbox
         Expired(expired);
         if (arm) Owner.Tell(ChannelActor.CheckNow.Instance);
         if (failure is not null) waiter.TryFail(failure);
-        else if (taken is not null) Received(taken, traced: false); // traced before its claim
+        else if (taken is not null)
+        {
+            _settings.Counters.ReceiveWaited(waiter.StartedAt);
+            Received(taken, traced: false); // traced before its claim
+        }
         return true;
     }
 
@@ -430,6 +437,8 @@ internal sealed class ChannelInbox
         {
             _checkDueMs = long.MaxValue;
             _checkArmed = false;
+            var wentIdle = _wentIdle;
+            _wentIdle = false;
             if (_state != State.Open) return null;
             DropStaleHead(now, ref expired);
             long due;
@@ -440,8 +449,18 @@ internal sealed class ChannelInbox
             else
             {
                 PruneWaiters();
-                // Busy: the operation that leaves it idle asks for the next check.
-                if (_firstWaiter is not null || _subscriber is not null) return null;
+                if (_firstWaiter is not null || _subscriber is not null)
+                {
+                    // Busy and quiet since the last check: the operation that leaves it idle asks
+                    // for the next one. Busy but idle now and then (a receiver that keeps up: idle
+                    // between taking a copy and waiting again): look again an idle period from
+                    // now, instead of being asked at every idle moment (an actor message per copy).
+                    if (!wentIdle) return null;
+                    due = now + _settings.IdleAfterMs;
+                    _checkArmed = true;
+                    _checkDueMs = due;
+                    return due;
+                }
                 // A subscription on its way to the owner: it checks again once it has handled it.
                 if (_controlOnItsWay > 0) return null;
                 due = _idleSinceMs + _settings.IdleAfterMs;
@@ -550,6 +569,7 @@ internal sealed class ChannelInbox
     {
         if (_buffer.Count > 0 || _firstWaiter is not null || _subscriber is not null) return false;
         _idleSinceMs = now;
+        _wentIdle = true;
         return CheckBy(now + _settings.IdleAfterMs);
     }
 
@@ -560,6 +580,7 @@ internal sealed class ChannelInbox
         if (_checkArmed && _checkDueMs <= dueMs) return false;
         _checkArmed = true;
         _checkDueMs = dueMs;
+        ChecksAsked++;
         return true;
     }
 
@@ -598,6 +619,7 @@ internal sealed class ChannelInbox
     {
         var settings = _settings;
         settings.Counters.MessageReceived();
+        settings.Counters.BufferedFor(copy.ReceivedAtMs);
         if (traced) Tracing.Received(copy.Trace, Channel);
         if (settings.RequeuedOnLoss) settings.HandedOver.Record(copy.Session, copy.Fingerprint, Channel);
         CopyLeaves(copy, ack: true);
@@ -661,7 +683,11 @@ internal sealed class ReceiveWaiter : TaskCompletionSource<IReadOnlyDictionary<s
     public ReceiveWaiter(IActorRef? asker) : base(TaskCreationOptions.RunContinuationsAsynchronously)
     {
         Asker = asker;
+        StartedAt = ChannelLayerTelemetry.OperationDuration.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
     }
+
+    /// <summary><see cref="System.Diagnostics.Stopwatch"/> timestamp of the receive, for the duration histogram (0 when nobody listens).</summary>
+    public long StartedAt { get; }
 
     /// <summary>The actor that asked (the actor protocol's <c>Receive</c>), whose end is an abandonment.</summary>
     public IActorRef? Asker { get; }

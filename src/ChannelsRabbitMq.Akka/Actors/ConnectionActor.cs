@@ -108,6 +108,9 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
         public System.Diagnostics.Activity? Activity { get; init; }
 
         public TraceHeaders Trace { get; init; }
+
+        /// <summary><see cref="System.Diagnostics.Stopwatch"/> timestamp of the call, for the duration histogram (0 when nobody listens).</summary>
+        public long StartedAt { get; init; }
     }
 
     /// <summary>Bind the queue to the groups exchange for a group (completes once bound).</summary>
@@ -588,6 +591,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithUnboundedStash, IWith
     private static Exception? Settle(Exception? failure, Publish publish, ILoggingAdapter log, LayerCounters counters)
     {
         failure = failure is AggregateException aggregate ? aggregate.GetBaseException() : failure;
+        counters.PublishSettled(publish.StartedAt, failure?.GetType().Name);
         if (failure is null) counters.MessageSent();
         else if (failure is PublishRejectedException) counters.ChannelWasFull();
         if (publish.Activity is { } activity)

@@ -45,9 +45,6 @@ internal sealed class PendingReply<T> : TaskCompletionSource<T>
             _closed = layerClosed.UnsafeRegister(static state => ((PendingReply<T>)state!).TryFail(new ChannelLayerClosedException()), this);
     }
 
-    /// <summary>Runs once when the caller cancels (not when the layer closes), after the task is cancelled.</summary>
-    public Action<PendingReply<T>>? OnCancelled { get; set; }
-
     public bool IsDone => Task.IsCompleted;
 
     public bool TrySucceed(T value)
@@ -68,7 +65,6 @@ internal sealed class PendingReply<T> : TaskCompletionSource<T>
     {
         if (!TrySetCanceled(token)) return;
         Release();
-        OnCancelled?.Invoke(this);
     }
 
     // Unregister (not Dispose): it never waits for a callback that is running right now.

@@ -67,7 +67,7 @@ public static class TypedChannelLayerExtensions
     }
 
     // A type that can never be read would otherwise be found out only after a message is taken.
-    private static void CheckReadable(Type type)
+    internal static void CheckReadable(Type type)
     {
         var model = TypeModel.For(type);
         string? problem = model.Kind switch

@@ -10,8 +10,15 @@ namespace ChannelsRabbitMq.Akka;
 /// measurement carries the tag <c>channels_rabbitmq.queue</c> with the layer's queue name.
 /// </summary>
 /// <remarks>
-/// Instruments: counters <c>channels_rabbitmq.messages.sent</c>, <c>.messages.received</c>,
-/// <c>.group.deliveries</c> (local copies of group messages), <c>.channel_full</c>,
+/// Instruments, after OpenTelemetry's messaging semantic conventions where they have one (with
+/// <c>messaging.system = rabbitmq</c> and <c>messaging.operation.name</c>): counters
+/// <c>messaging.client.sent.messages</c> (sends and group sends the broker confirmed) and
+/// <c>messaging.client.consumed.messages</c> (messages handed to a receiver or subscriber); the
+/// histogram <c>messaging.client.operation.duration</c> (seconds: a publish until the broker's
+/// confirm, <c>send</c>, with <c>error.type</c> if it failed; a receive that waited until its
+/// message came, <c>receive</c>). The layer's own: the histogram
+/// <c>channels_rabbitmq.local_buffer.duration</c> (seconds a message waited in memory before it was
+/// taken); counters <c>channels_rabbitmq.group.deliveries</c> (local copies of group messages), <c>.channel_full</c>,
 /// <c>.expired_locally</c>, <c>.dropped_no_recipient</c>, <c>.malformed</c>, <c>.duplicates_suppressed</c>,
 /// <c>.lost_with_connection</c>, <c>.dropped_simulated</c>, <c>.reconnects</c>;
 /// gauges <c>channels_rabbitmq.local_backlog</c>, <c>.live_channels</c> and <c>.connected</c> (1 or 0).
@@ -30,8 +37,23 @@ public static class ChannelLayerTelemetry
     internal static readonly Meter Meter = new(Name, Version);
     internal static readonly ActivitySource ActivitySource = new(Name, Version);
 
-    internal static readonly Counter<long> Sent = Meter.CreateCounter<long>("channels_rabbitmq.messages.sent", "{message}", "Sends and group sends confirmed by the broker.");
-    internal static readonly Counter<long> Received = Meter.CreateCounter<long>("channels_rabbitmq.messages.received", "{message}", "Messages handed to a receiver or subscriber.");
+    internal static readonly KeyValuePair<string, object?> SystemTag = new("messaging.system", "rabbitmq");
+    internal static readonly KeyValuePair<string, object?> SendTag = new("messaging.operation.name", "send");
+    internal static readonly KeyValuePair<string, object?> ReceiveTag = new("messaging.operation.name", "receive");
+
+    internal static readonly Counter<long> Sent = Meter.CreateCounter<long>("messaging.client.sent.messages", "{message}", "Sends and group sends confirmed by the broker.");
+    internal static readonly Counter<long> Received = Meter.CreateCounter<long>("messaging.client.consumed.messages", "{message}", "Messages handed to a receiver or subscriber.");
+
+    // Buckets from 0.5 ms to 10 s: a confirm or an in-memory wait is usually milliseconds.
+    private static readonly double[] Seconds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+    internal static readonly Histogram<double> OperationDuration = Meter.CreateHistogram("messaging.client.operation.duration", "s",
+        "A publish until the broker's confirm (send), or a receive that waited until its message came (receive).", tags: null,
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = Seconds });
+
+    internal static readonly Histogram<double> BufferDuration = Meter.CreateHistogram("channels_rabbitmq.local_buffer.duration", "s",
+        "How long a message waited in the layer's memory before a receiver or subscriber took it.", tags: null,
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = Seconds });
     internal static readonly Counter<long> GroupDeliveries = Meter.CreateCounter<long>("channels_rabbitmq.group.deliveries", "{message}", "Local copies made of group messages.");
     internal static readonly Counter<long> ChannelFull = Meter.CreateCounter<long>("channels_rabbitmq.channel_full", "{message}", "Sends refused by a full queue.");
     internal static readonly Counter<long> ExpiredLocally = Meter.CreateCounter<long>("channels_rabbitmq.expired_locally", "{message}", "Messages dropped by local expiry.");

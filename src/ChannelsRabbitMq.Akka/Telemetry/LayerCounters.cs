@@ -48,11 +48,48 @@ internal sealed class LayerCounters
 
     public int LiveChannels => _liveChannels;
 
-    public void MessageSent() => Count(ref _sent, ChannelLayerTelemetry.Sent, 1);
+    public void MessageSent()
+    {
+        Interlocked.Increment(ref _sent);
+        if (ChannelLayerTelemetry.Sent.Enabled) ChannelLayerTelemetry.Sent.Add(1, Tag, ChannelLayerTelemetry.SystemTag, ChannelLayerTelemetry.SendTag);
+    }
 
-    public void MessageReceived() => Count(ref _received, ChannelLayerTelemetry.Received, 1);
+    public void MessageReceived() => MessagesReceived(1);
 
-    public void MessagesReceived(int count) => Count(ref _received, ChannelLayerTelemetry.Received, count);
+    public void MessagesReceived(int count)
+    {
+        Interlocked.Add(ref _received, count);
+        if (ChannelLayerTelemetry.Received.Enabled)
+            ChannelLayerTelemetry.Received.Add(count, Tag, ChannelLayerTelemetry.SystemTag, ChannelLayerTelemetry.ReceiveTag);
+    }
+
+    /// <summary>A publish settled: how long from the publish to the broker's answer (<paramref name="errorType"/> if it failed).</summary>
+    public void PublishSettled(long startedAt, string? errorType)
+    {
+        if (startedAt == 0 || !ChannelLayerTelemetry.OperationDuration.Enabled) return;
+        var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(startedAt).TotalSeconds;
+        if (errorType is null)
+            ChannelLayerTelemetry.OperationDuration.Record(seconds, Tag, ChannelLayerTelemetry.SystemTag, ChannelLayerTelemetry.SendTag);
+        else
+            ChannelLayerTelemetry.OperationDuration.Record(seconds, Tag, ChannelLayerTelemetry.SystemTag, ChannelLayerTelemetry.SendTag,
+                new KeyValuePair<string, object?>("error.type", errorType));
+    }
+
+    /// <summary>A waiting receive got its message: how long it waited.</summary>
+    public void ReceiveWaited(long startedAt)
+    {
+        if (startedAt == 0 || !ChannelLayerTelemetry.OperationDuration.Enabled) return;
+        ChannelLayerTelemetry.OperationDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(startedAt).TotalSeconds, Tag,
+            ChannelLayerTelemetry.SystemTag, ChannelLayerTelemetry.ReceiveTag);
+    }
+
+    /// <summary><paramref name="copies"/> copies of a delivery were taken: how long each waited in memory.</summary>
+    public void BufferedFor(long receivedAtMs, int copies = 1)
+    {
+        if (!ChannelLayerTelemetry.BufferDuration.Enabled) return;
+        var seconds = Math.Max(0, Environment.TickCount64 - receivedAtMs) / 1000.0;
+        for (var i = 0; i < copies; i++) ChannelLayerTelemetry.BufferDuration.Record(seconds, Tag);
+    }
 
     public void GroupDelivered(int copies) => Count(ref _groupDeliveries, ChannelLayerTelemetry.GroupDeliveries, copies);
 

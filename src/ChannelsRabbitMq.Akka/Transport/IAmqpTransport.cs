@@ -34,12 +34,40 @@ internal sealed record AmqpSessionHandlers(
 /// <param name="Trace">W3C trace context from the AMQP headers, if the sender set one.</param>
 internal readonly record struct InboundDelivery(ulong DeliveryTag, ReadOnlyMemory<byte> Body, bool Redelivered, TraceHeaders Trace);
 
-/// <summary>W3C trace context carried in the AMQP headers <c>traceparent</c> and <c>tracestate</c>.</summary>
-internal readonly record struct TraceHeaders(string? TraceParent, string? TraceState)
+/// <summary>
+/// The trace context of a message as AMQP headers: outbound, the fields the configured
+/// <see cref="System.Diagnostics.DistributedContextPropagator"/> wrote (by default W3C
+/// <c>traceparent</c>, <c>tracestate</c> and <c>baggage</c>); inbound, the delivery's headers as
+/// they arrived (values are strings or UTF-8 bytes), from which the propagator reads its fields.
+/// </summary>
+internal readonly record struct TraceHeaders(IDictionary<string, object?>? Fields)
 {
+    /// <summary>A W3C trace context (for specs and peers that write only these two headers).</summary>
+    public TraceHeaders(string traceParent, string? traceState)
+        : this(traceState is null
+            ? new Dictionary<string, object?> { ["traceparent"] = traceParent }
+            : new Dictionary<string, object?> { ["traceparent"] = traceParent, ["tracestate"] = traceState })
+    {
+    }
+
     public static TraceHeaders None => default;
 
-    public bool IsEmpty => TraceParent is null;
+    public bool IsEmpty => Fields is null || Fields.Count == 0;
+
+    public string? TraceParent => Get("traceparent");
+
+    public string? TraceState => Get("tracestate");
+
+    /// <summary>A header's value as a string (AMQP long strings arrive as bytes); null if absent.</summary>
+    public string? Get(string name) =>
+        Fields is not null && Fields.TryGetValue(name, out var value)
+            ? value switch
+            {
+                byte[] bytes => System.Text.Encoding.UTF8.GetString(bytes),
+                string text => text,
+                _ => null,
+            }
+            : null;
 }
 
 /// <summary>The layer's queue as declared on the broker.</summary>

@@ -243,9 +243,7 @@ internal sealed class RabbitMqSession : IAmqpSession
             else
             {
                 // Python peers ignore these headers; .NET peers continue the trace from them.
-                var headers = new Dictionary<string, object?> { ["traceparent"] = trace.TraceParent };
-                if (trace.TraceState is { } state) headers["tracestate"] = state;
-                var properties = new BasicProperties { Headers = headers };
+                var properties = new BasicProperties { Headers = new Dictionary<string, object?>(trace.Fields!) };
                 await _publish.BasicPublishAsync(exchange, routingKey, mandatory: false, properties, body, token).ConfigureAwait(false);
             }
         }
@@ -605,20 +603,9 @@ internal sealed class RabbitMqSession : IAmqpSession
         }
     }
 
-    private static TraceHeaders ReadTrace(IReadOnlyBasicProperties properties)
-    {
-        if (properties.Headers is not { } headers || !headers.TryGetValue("traceparent", out var parent)) return TraceHeaders.None;
-        headers.TryGetValue("tracestate", out var state);
-        return new TraceHeaders(HeaderString(parent), HeaderString(state));
-    }
-
-    // AMQP long strings arrive as bytes.
-    private static string? HeaderString(object? value) => value switch
-    {
-        byte[] bytes => System.Text.Encoding.UTF8.GetString(bytes),
-        string text => text,
-        _ => null,
-    };
+    // The propagator reads its own fields from the headers, when a trace needs them.
+    private static TraceHeaders ReadTrace(IReadOnlyBasicProperties properties) =>
+        properties.Headers is { Count: > 0 } headers ? Tracing.Extract(headers) : TraceHeaders.None;
 
     private static object Milliseconds(TimeSpan span)
     {

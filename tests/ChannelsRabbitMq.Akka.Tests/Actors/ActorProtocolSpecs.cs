@@ -241,8 +241,8 @@ public sealed class ActorProtocolSpecs : FakeBrokerSpec
 
         await AwaitAssertAsync(() =>
         {
-            Assert.Contains(("channels_rabbitmq.messages.sent", 1L, layer.QueueName), measurements);
-            Assert.Contains(("channels_rabbitmq.messages.received", 1L, layer.QueueName), measurements);
+            Assert.Contains(("messaging.client.sent.messages", 1L, layer.QueueName), measurements);
+            Assert.Contains(("messaging.client.consumed.messages", 1L, layer.QueueName), measurements);
         }, Timeout);
     }
 }

@@ -261,6 +261,34 @@ public sealed class ChannelInboxSpecs(ITestOutputHelper output) : global::Akka.T
         await Task.CompletedTask;
     }
 
+    [Fact]
+    public async Task A_receiver_that_keeps_up_asks_the_owner_for_one_check_per_idle_period_not_one_per_message()
+    {
+        var inbox = NewInbox();
+        inbox.Check(out _); // the owner's first check
+        var waiting = inbox.Receive(CancellationToken.None, null)!;
+        inbox.Check(out _); // its scheduled check runs while a receiver waits
+        var asked = inbox.ChecksAsked;
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.True(inbox.TryOffer(Copy($"m{i}"))); // taken by the waiting receiver: the channel is idle a moment
+            Assert.Equal($"m{i}", Text(await waiting));
+            waiting = inbox.Receive(CancellationToken.None, null)!; // and busy again
+            if (inbox.ChecksAsked > asked) inbox.Check(out _); // the owner runs the check it was asked for
+        }
+        Assert.InRange(inbox.ChecksAsked - asked, 0, 1);
+    }
+
+    [Fact]
+    public void A_receiver_waiting_on_a_quiet_channel_needs_no_scheduled_check()
+    {
+        var inbox = NewInbox();
+        inbox.Check(out _);
+        _ = inbox.Receive(CancellationToken.None, null)!;
+        Assert.Null(inbox.Check(out var ended));
+        Assert.False(ended);
+    }
+
     private ChannelInbox NewInbox(TimeSpan? localExpiry = null, TimeSpan? idleAfter = null, IActorRef? owner = null) =>
         new("q!c", Settings(localExpiry, idleAfter)) { Owner = owner ?? CreateTestProbe().Ref };
 

@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace ChannelsRabbitMq.Akka.Tests.Packaging;
 
 /// <summary>
-/// Runs alone, after the parallel collections: packing compiles both libraries, and a busy CPU
+/// Runs alone, after the parallel collections: packing compiles the libraries, and a busy CPU
 /// would make the timing-sensitive specs of the other collections flaky.
 /// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
@@ -25,7 +25,7 @@ public sealed class PackagingCollection : ICollectionFixture<PackedPackages>
 public sealed class PackageInstallTests(PackedPackages packages, ITestOutputHelper output)
 {
     [Fact]
-    public void Both_packages_carry_metadata_readme_xml_docs_and_symbols()
+    public void Every_package_carries_metadata_readme_xml_docs_and_symbols()
     {
         foreach (var id in PackedPackages.Ids)
         {
@@ -48,15 +48,14 @@ public sealed class PackageInstallTests(PackedPackages packages, ITestOutputHelp
             var tags = (Meta("tags") ?? "").Split(' ');
             foreach (var tag in new[] { "akka", "rabbitmq", "channels", "django-channels", "websocket", "asgi", "msgpack" })
                 Assert.Contains(tag, tags);
-            if (id.EndsWith(".TestKit", StringComparison.Ordinal))
-            {
-                var dependencies = metadata.Descendants(ns + "dependency").ToDictionary(d => d.Attribute("id")!.Value, d => d.Attribute("version")!.Value);
+            var dependencies = metadata.Descendants(ns + "dependency").ToDictionary(d => d.Attribute("id")!.Value, d => d.Attribute("version")!.Value);
+            if (id != "ChannelsRabbitMq.Akka")
                 Assert.Equal(packages.Version, dependencies["ChannelsRabbitMq.Akka"]);
-            }
 
             // Every public member is documented (CS1591 is an error), so the file is far from empty.
+            var smallest = id is "ChannelsRabbitMq.Akka.Streams" or "ChannelsRabbitMq.Akka.OpenTelemetry" ? 3 : 20; // small packages
             using (var reader = new StreamReader(nupkg.GetEntry($"lib/net10.0/{id}.xml")!.Open()))
-                Assert.True(XDocument.Parse(reader.ReadToEnd()).Descendants("member").Count() > 20, $"{id}.xml documents almost nothing");
+                Assert.True(XDocument.Parse(reader.ReadToEnd()).Descendants("member").Count() > smallest, $"{id}.xml documents almost nothing");
 
             using var snupkg = ZipFile.OpenRead(Path.ChangeExtension(packages.NupkgPath(id), ".snupkg"));
             Assert.Contains($"lib/net10.0/{id}.pdb", snupkg.Entries.Select(e => e.FullName));
@@ -64,7 +63,19 @@ public sealed class PackageInstallTests(PackedPackages packages, ITestOutputHelp
     }
 
     [Fact]
-    public async Task A_console_app_installs_the_packages_and_sends_and_receives_through_the_broker()
+    public void The_core_package_depends_on_no_hosting_packages()
+    {
+        using var nupkg = ZipFile.OpenRead(packages.NupkgPath("ChannelsRabbitMq.Akka"));
+        XNamespace ns = "http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd";
+        var dependencies = XDocument.Load(nupkg.GetEntry("ChannelsRabbitMq.Akka.nuspec")!.Open()).Descendants(ns + "dependency")
+            .Select(d => d.Attribute("id")!.Value).ToList();
+
+        Assert.Contains("Akka", dependencies);
+        Assert.DoesNotContain(dependencies, d => d.StartsWith("Akka.Hosting", StringComparison.Ordinal) || d.StartsWith("Microsoft.Extensions.", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task An_aspnetcore_app_installs_the_packages_binds_every_option_from_appsettings_and_sends_and_receives_through_the_broker()
     {
         var app = Path.Combine(packages.Root, "app");
         Directory.CreateDirectory(app);
@@ -74,9 +85,8 @@ public sealed class PackageInstallTests(PackedPackages packages, ITestOutputHelp
         File.WriteAllText(Path.Combine(app, "Directory.Packages.props"), "<Project />\n");
         File.WriteAllText(Path.Combine(app, "NuGet.config"), packages.NuGetConfig());
         File.WriteAllText(Path.Combine(app, "PackageUser.csproj"), $"""
-            <Project Sdk="Microsoft.NET.Sdk">
+            <Project Sdk="Microsoft.NET.Sdk.Web">
               <PropertyGroup>
-                <OutputType>Exe</OutputType>
                 <TargetFramework>net10.0</TargetFramework>
                 <Nullable>enable</Nullable>
                 <ImplicitUsings>enable</ImplicitUsings>
@@ -85,30 +95,40 @@ public sealed class PackageInstallTests(PackedPackages packages, ITestOutputHelp
                 <NuGetAudit>false</NuGetAudit>
               </PropertyGroup>
               <ItemGroup>
-                <PackageReference Include="ChannelsRabbitMq.Akka" Version="{packages.Version}" />
+                <PackageReference Include="ChannelsRabbitMq.Akka.Hosting" Version="{packages.Version}" />
                 <PackageReference Include="ChannelsRabbitMq.Akka.TestKit" Version="{packages.Version}" />
-                <PackageReference Include="Microsoft.Extensions.Hosting" Version="9.0.0" />
               </ItemGroup>
             </Project>
             """);
         File.WriteAllText(Path.Combine(app, "Program.cs"), AppSource);
+        File.WriteAllText(Path.Combine(app, "appsettings.json"), AppSettings());
 
         var build = await Dotnet.RunAsync(app, TimeSpan.FromMinutes(4),
             "build", "-c", "Release", "--disable-build-servers", "-nodeReuse:false", "-v:m");
         output.WriteLine(build.Output);
         Assert.True(build.ExitCode == 0, $"restore/build of the console app failed ({build.ExitCode}):\n{build.Output}");
 
-        // The app's ChannelsRabbitMq assemblies come from the packed packages, nowhere else.
-        foreach (var id in PackedPackages.Ids)
+        // The app's ChannelsRabbitMq assemblies come from the packed packages, nowhere else (the
+        // packages it references and their dependency, the core one).
+        foreach (var id in new[] { "ChannelsRabbitMq.Akka", "ChannelsRabbitMq.Akka.Hosting", "ChannelsRabbitMq.Akka.TestKit" })
             Assert.True(File.Exists(Path.Combine(packages.PackagesFolder, id.ToLowerInvariant(), packages.Version.ToLowerInvariant(), $"{id.ToLowerInvariant()}.nuspec")),
                 $"{id} {packages.Version} was not restored from the local feed");
 
         var run = await Dotnet.RunAsync(app, TimeSpan.FromMinutes(1),
-            "exec", Path.Combine(app, "bin", "Release", "net10.0", "PackageUser.dll"));
+            "exec", Path.Combine(app, "bin", "Release", "net10.0", "PackageUser.dll"), "--contentRoot", Path.Combine(app, "bin", "Release", "net10.0"));
         output.WriteLine(run.Output);
         Assert.True(run.ExitCode == 0, $"the console app failed ({run.ExitCode}):\n{run.Output}");
+        // Every option came from appsettings.json (the app prints the bound options).
+        foreach (var bound in new[]
+                 {
+                     "Expiry = 00:02:00", "LocalCapacity = 50", "LocalExpiry = 00:00:30", "RemoteCapacity = 200", "GroupsExchange = groups",
+                     "QueueName = channels_pkgtest", "ReconnectDelay = 00:00:00.5000000", "MaxReconnectDelay = 00:00:05", "ConnectTimeout = 00:00:20",
+                     "QueueMode = Exclusive", "QueueGracePeriod = 00:00:15", "MaxMessageSize = 1048576", "CaCertificatePath = /", "ClientCertificatePath = /",
+                     "ClientCertificatePassword = ***", "ServerName = localhost", "Host = amqps://",
+                 })
+            Assert.Contains(bound, run.Output);
         Assert.Contains("group message: hello from a package", run.Output);
-        Assert.Contains("direct message: 42", run.Output);
+        Assert.Contains("direct message through a keyed endpoint: 42", run.Output);
         Assert.Contains("in-memory message: pong", run.Output);
     }
 
@@ -134,47 +154,96 @@ public sealed class PackageInstallTests(PackedPackages packages, ITestOutputHelp
 
         Assert.True(test.ExitCode == 0, $"the user-view tests failed ({test.ExitCode}):\n{test.Output}");
         Assert.Matches(@"Passed!\s+-\s+Failed:\s+0, Passed:\s+[1-9]", test.Output);
-        foreach (var id in PackedPackages.Ids)
+        foreach (var id in new[] { "ChannelsRabbitMq.Akka", "ChannelsRabbitMq.Akka.TestKit" }) // what it references
             Assert.True(File.Exists(Path.Combine(packages.PackagesFolder, id.ToLowerInvariant(), packages.Version.ToLowerInvariant(), $"{id.ToLowerInvariant()}.nuspec")),
                 $"{id} {packages.Version} was not restored from the local feed");
     }
 
-    /// <summary>The user's Program.cs: the one-call Akka.Hosting wiring of docs/hosting.md, then the TestKit's in-memory layer.</summary>
+    /// <summary>
+    /// The user's appsettings.json: every option of the default layer, on the test broker's TLS
+    /// listener. The PKCS#12 client certificate takes a password and no key file, so of the TLS
+    /// settings only <c>ClientKeyPath</c> (for a PEM certificate) is not set.
+    /// </summary>
+    private static string AppSettings() => $$"""
+        {
+          "ChannelLayers": {
+            "default": {
+              "Host": {{Json(TestBroker.TlsUrl)}},
+              "Expiry": "00:02:00",
+              "LocalCapacity": 50,
+              "LocalExpiry": "30",
+              "RemoteCapacity": 200,
+              "GroupsExchange": "groups",
+              "QueueName": "channels_pkgtest{{Guid.NewGuid().ToString("N")[..8]}}",
+              "ReconnectDelay": "0.5",
+              "MaxReconnectDelay": "5",
+              "ConnectTimeout": "00:00:20",
+              "MaxMessageSize": 1048576,
+              "QueueMode": "Exclusive",
+              "QueueGracePeriod": "15",
+              "Tls": {
+                "CaCertificatePath": {{Json(TestBroker.Ssl("ca.pem"))}},
+                "ClientCertificatePath": {{Json(TestBroker.Ssl("client.p12"))}},
+                "ClientCertificatePassword": "changeit",
+                "ServerName": "localhost"
+              }
+            }
+          },
+          "Logging": { "LogLevel": { "Default": "Warning" } }
+        }
+        """;
+
+    private static string Json(string text) => System.Text.Json.JsonSerializer.Serialize(text);
+
+    /// <summary>
+    /// The user's Program.cs: the one-call wiring of docs/hosting.md in an ASP.NET Core app, the
+    /// layer resolved by its key and injected into an endpoint by its key, then the TestKit's
+    /// in-memory layer.
+    /// </summary>
     private const string AppSource = """
         using Akka.Actor;
         using Akka.Hosting;
         using ChannelsRabbitMq.Akka;
         using ChannelsRabbitMq.Akka.Hosting;
         using ChannelsRabbitMq.Akka.TestKit;
-        using Microsoft.Extensions.DependencyInjection;
-        using Microsoft.Extensions.Hosting;
-        using Microsoft.Extensions.Logging;
+        using Microsoft.Extensions.Options;
 
-        var url = Environment.GetEnvironmentVariable("CHANNELS_RABBITMQ_TEST_URL") is { Length: > 0 } u ? u : "amqp://guest:guest@127.0.0.1:5682/asgi";
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var ct = timeout.Token;
 
-        var builder = Host.CreateApplicationBuilder(args);
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Services.AddAkka("package-user", akka => akka.WithRabbitMqChannelLayer(o => o.Host = url));
-        builder.Services.AddChannelLayers();
-        using var host = builder.Build();
-        await host.StartAsync(ct);
+        var builder = WebApplication.CreateBuilder(args);
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddAkka("package-user", akka => akka.ConfigureLoggers(loggers =>
+        {
+            loggers.ClearLoggers();
+            loggers.AddLoggerFactory();
+        }));
+        builder.Services.AddRabbitMqChannelLayer(builder.Configuration.GetSection("ChannelLayers:default"));
+        var app = builder.Build();
+        app.MapPost("/channels/{channel}", async (string channel, [FromKeyedServices("default")] IChannelLayer layer) =>
+        {
+            await layer.SendAsync(channel, new Dictionary<string, object?> { ["type"] = "number", ["n"] = 42 });
+            return Results.Accepted();
+        });
+        await app.StartAsync(ct);
+        Console.WriteLine(app.Services.GetRequiredService<IOptionsMonitor<RabbitMqChannelLayerOptions>>().Get("default"));
 
-        var layer = host.Services.GetRequiredService<IChannelLayer>();
+        var layer = app.Services.GetRequiredKeyedService<IChannelLayer>("default");
         var channel = await layer.NewChannelAsync(cancellationToken: ct);
         var group = "package-user-" + Guid.NewGuid().ToString("N");
         await layer.GroupAddAsync(group, channel, ct);
         await layer.GroupSendAsync(group, new Dictionary<string, object?> { ["type"] = "chat.message", ["text"] = "hello from a package" }, ct);
         var received = await layer.ReceiveAsync(channel, ct);
         Console.WriteLine($"group message: {received["text"]}");
-        await layer.SendAsync(channel, new Dictionary<string, object?> { ["type"] = "number", ["n"] = 42 }, ct);
-        received = await layer.ReceiveAsync(channel, ct);
-        Console.WriteLine($"direct message: {received["n"]}");
         await layer.GroupDiscardAsync(group, channel, ct);
 
+        using var http = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
+        (await http.PostAsync($"/channels/{Uri.EscapeDataString(channel)}", null, ct)).EnsureSuccessStatusCode();
+        received = await layer.ReceiveAsync(channel, ct);
+        Console.WriteLine($"direct message through a keyed endpoint: {received["n"]}");
+
         var broker = new InMemoryBroker();
-        await using (var memory = broker.CreateLayer(host.Services.GetRequiredService<ActorSystem>()))
+        await using (var memory = broker.CreateLayer(app.Services.GetRequiredService<ActorSystem>()))
         {
             var mine = await memory.NewChannelAsync(cancellationToken: ct);
             await memory.SendAsync(mine, new Dictionary<string, object?> { ["type"] = "ping", ["text"] = "pong" }, ct);
@@ -182,13 +251,13 @@ public sealed class PackageInstallTests(PackedPackages packages, ITestOutputHelp
             Console.WriteLine($"in-memory message: {received["text"]}");
         }
 
-        await host.StopAsync(ct);
+        await app.StopAsync(ct);
         return 0;
         """;
 }
 
 /// <summary>
-/// Packs both packages once per test run, from the repository's sources, into a local folder
+/// Packs the packages once per test run, from the repository's sources, into a local folder
 /// feed under a fresh temp directory, with a unique prerelease version (so no package cache can
 /// hold a stale copy). The build goes to its own artifacts folder there: the repository's
 /// bin/obj, which other builds may be using, stay untouched. NuGet restores into
@@ -198,7 +267,7 @@ public sealed class PackageInstallTests(PackedPackages packages, ITestOutputHelp
 /// </summary>
 public sealed class PackedPackages : IAsyncLifetime
 {
-    public static readonly string[] Ids = ["ChannelsRabbitMq.Akka", "ChannelsRabbitMq.Akka.TestKit"];
+    public static readonly string[] Ids = ["ChannelsRabbitMq.Akka", "ChannelsRabbitMq.Akka.Hosting", "ChannelsRabbitMq.Akka.TestKit", "ChannelsRabbitMq.Akka.Streams", "ChannelsRabbitMq.Akka.OpenTelemetry"];
 
     public string Root { get; } = Path.Combine(Path.GetTempPath(), "channels-rabbitmq-package-test-" + Guid.NewGuid().ToString("N")[..12]);
 

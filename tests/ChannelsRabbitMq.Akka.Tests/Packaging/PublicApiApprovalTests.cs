@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Text;
+using ChannelsRabbitMq.Akka.Hosting;
 using ChannelsRabbitMq.Akka.TestKit;
 using PublicApiGenerator;
 using Xunit;
@@ -16,7 +17,8 @@ namespace ChannelsRabbitMq.Akka.Tests.Packaging;
 /// </summary>
 public sealed class PublicApiApprovalTests
 {
-    public static TheoryData<string> Packages => ["ChannelsRabbitMq.Akka", "ChannelsRabbitMq.Akka.TestKit"];
+    public static TheoryData<string> Packages =>
+        ["ChannelsRabbitMq.Akka", "ChannelsRabbitMq.Akka.Hosting", "ChannelsRabbitMq.Akka.TestKit", "ChannelsRabbitMq.Akka.Streams", "ChannelsRabbitMq.Akka.OpenTelemetry"];
 
     [Theory]
     [MemberData(nameof(Packages))]
@@ -25,7 +27,10 @@ public sealed class PublicApiApprovalTests
         var assembly = package switch
         {
             "ChannelsRabbitMq.Akka" => typeof(RabbitMqChannelLayer).Assembly,
+            "ChannelsRabbitMq.Akka.Hosting" => typeof(ChannelLayerRegistry).Assembly,
             "ChannelsRabbitMq.Akka.TestKit" => typeof(InMemoryChannelLayer).Assembly,
+            "ChannelsRabbitMq.Akka.Streams" => typeof(ChannelsRabbitMq.Akka.Streams.ChannelLayerSource).Assembly,
+            "ChannelsRabbitMq.Akka.OpenTelemetry" => typeof(OpenTelemetry.Metrics.ChannelsRabbitMqMeterProviderBuilderExtensions).Assembly,
             _ => throw new ArgumentOutOfRangeException(nameof(package)),
         };
         var received = Render(assembly);

@@ -4,30 +4,32 @@ using Xunit;
 namespace ChannelsRabbitMq.Akka.Tests.TestKit;
 
 /// <summary>
-/// docs/testing.md shows the sample actor and its specs; these are the compiled, passing originals.
+/// docs/testing.md and docs/streams.md show code that lives, compiled and run, in the tests.
 /// Each <c>// &lt;snippet:name&gt;</c> region of a source file must appear unchanged in the code
 /// block that follows <c>&lt;!-- snippet:name --&gt;</c> in the page, so the page cannot rot.
 /// </summary>
 public sealed class DocSnippetSpecs
 {
-    private static string TestKitFolder => Path.Combine(TestBroker.RepoRoot, "tests", "ChannelsRabbitMq.Akka.Tests", "TestKit");
+    private static string TestsFolder => Path.Combine(TestBroker.RepoRoot, "tests", "ChannelsRabbitMq.Akka.Tests");
 
     [Theory]
-    [InlineData("chat-connection-actor", "ChatConnectionActor.cs")]
-    [InlineData("chat-connection-specs", "ChatConnectionActorSpecs.cs")]
-    [InlineData("fault-signals", "FaultSignalSpecs.cs")]
-    [InlineData("capacity", "TestingGuideSpecs.cs")]
-    [InlineData("chat-room-specs", "ChatRoomSpecs.cs")]
-    public void The_testing_guide_shows_the_sample_exactly_as_compiled(string snippet, string sourceFile)
+    [InlineData("testing.md", "chat-connection-actor", "TestKit/ChatConnectionActor.cs")]
+    [InlineData("testing.md", "chat-connection-specs", "TestKit/ChatConnectionActorSpecs.cs")]
+    [InlineData("testing.md", "fault-signals", "TestKit/FaultSignalSpecs.cs")]
+    [InlineData("testing.md", "capacity", "TestKit/TestingGuideSpecs.cs")]
+    [InlineData("testing.md", "chat-room-specs", "TestKit/ChatRoomSpecs.cs")]
+    [InlineData("streams.md", "read-all", "Streams/StreamsGuideExamples.cs")]
+    [InlineData("streams.md", "streams", "Streams/StreamsGuideExamples.cs")]
+    public void The_guide_shows_the_code_exactly_as_compiled(string pageName, string snippet, string sourceFile)
     {
-        var source = File.ReadAllText(Path.Combine(TestKitFolder, sourceFile));
-        var page = File.ReadAllText(Path.Combine(TestBroker.RepoRoot, "docs", "testing.md"));
+        var source = File.ReadAllText(Path.Combine(TestsFolder, sourceFile));
+        var page = File.ReadAllText(Path.Combine(TestBroker.RepoRoot, "docs", pageName));
 
         var fromSource = SourceRegion(snippet).Match(source);
         var fromPage = PageBlock(snippet).Match(page);
 
         Assert.True(fromSource.Success, $"{sourceFile} has no region <snippet:{snippet}>");
-        Assert.True(fromPage.Success, $"docs/testing.md has no code block after <!-- snippet:{snippet} -->");
+        Assert.True(fromPage.Success, $"docs/{pageName} has no code block after <!-- snippet:{snippet} -->");
         Assert.Equal(Lines(fromSource.Groups["code"].Value), Lines(fromPage.Groups["code"].Value));
     }
 

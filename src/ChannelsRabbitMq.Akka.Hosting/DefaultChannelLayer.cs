@@ -7,8 +7,9 @@ namespace ChannelsRabbitMq.Akka.Hosting;
 /// <see cref="ChannelLayerProtocol"/> messages. Only a key: never instantiated.
 /// </summary>
 /// <remarks>
-/// The registry is keyed by type, so only the default layer is in it; reach named layers with
-/// <see cref="IChannelLayers.Get"/> (their <see cref="IActorChannelLayer.Actor"/>).
+/// The registry is keyed by type, so a named layer is in it only under a marker type of the app's
+/// (<c>AddRabbitMqChannelLayer&lt;TKey&gt;(…, name)</c>); every layer is reachable by name as a keyed
+/// service or with <see cref="IChannelLayers.Get"/> (its <see cref="IActorChannelLayer.Actor"/>).
 /// </remarks>
 public sealed class DefaultChannelLayer
 {

@@ -14,7 +14,7 @@ public static class ChannelLayerHealthCheckExtensions
     /// <paramref name="unhealthyAfter"/>.
     /// </summary>
     /// <param name="builder">The health checks builder.</param>
-    /// <param name="layerName">The layer (as configured with <c>WithRabbitMqChannelLayer</c>); null for the default layer.</param>
+    /// <param name="layerName">The layer (its name as configured with <c>AddRabbitMqChannelLayer</c> or <c>WithRabbitMqChannelLayer</c>); null for the default layer.</param>
     /// <param name="unhealthyAfter">How long a disconnection is only Degraded; default <see cref="ChannelLayerHealthCheck.DefaultUnhealthyAfter"/> (30 s).</param>
     /// <param name="name">The check's name; default <c>channel-layer</c>, or <c>channel-layer-{layerName}</c> for a named layer.</param>
     /// <param name="failureStatus">Reported when the layer has been disconnected too long, is missing or is not started; default Unhealthy.</param>
@@ -31,7 +31,7 @@ public static class ChannelLayerHealthCheckExtensions
         return builder.Add(new HealthCheckRegistration(
             name,
             sp => new ChannelLayerHealthCheck(
-                ChannelLayerRegistry.For(sp.GetRequiredService<ActorSystem>()), layerName, unhealthyAfter, sp.GetService<TimeProvider>()),
+                ChannelLayerRegistry.Of(sp), layerName, unhealthyAfter, sp.GetService<TimeProvider>()),
             failureStatus,
             tags,
             timeout));

@@ -2,8 +2,8 @@ namespace ChannelsRabbitMq.Akka.Hosting;
 
 /// <summary>
 /// The channel layers of an application's <see cref="global::Akka.Actor.ActorSystem"/>, by the
-/// name each was configured with (<c>WithRabbitMqChannelLayer(…, name)</c>; names ignore case).
-/// Resolve it from DI (after <c>services.AddChannelLayers()</c>) or, inside an actor, with
+/// name each was configured with (<c>AddRabbitMqChannelLayer(…, name)</c> or <c>WithRabbitMqChannelLayer(…, name)</c>;
+/// names ignore case). Resolve it from DI or, inside an actor, with
 /// <see cref="ChannelLayerRegistry.For"/>.
 /// </summary>
 public interface IChannelLayers
