@@ -8,8 +8,18 @@ namespace ChannelsRabbitMq.Akka.Tests.Actors;
 /// <see cref="GC.GetAllocatedBytesForCurrentThread"/> on the calling thread, so other threads'
 /// work does not count and the figure does not depend on the machine's speed.
 /// </summary>
+/// <remarks>
+/// Alone in its collection: a metrics or trace listener another test starts (they are
+/// process-wide) makes the layer record measurements, which allocate.
+/// </remarks>
+[Collection(Name)]
 public sealed class HotPathAllocationSpecs(ITestOutputHelper output) : FakeBrokerSpec(output)
 {
+    public const string Name = "Hot path allocations (runs alone)";
+
+    [CollectionDefinition(Name, DisableParallelization = true)]
+    public sealed class RunsAlone;
+
     [Fact]
     public async Task A_receive_that_takes_a_buffered_copy_allocates_only_its_completed_task()
     {

@@ -199,25 +199,29 @@ public class RabbitMqSessionSpecs(ITestOutputHelper output)
 
         // Publishes issued without waiting for each other, up to 1000 in flight, so that many
         // are unconfirmed when the broker closes the connection; bounded in time.
+        // They go on until the connection is gone, however long the broker takes to close it
+        // (rabbitmqctl is slow on a loaded machine), with a safety net far beyond that.
+        var inFlight = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var publishing = Task.Run(async () =>
         {
             var pending = new List<Task>();
             using var window = new SemaphoreSlim(1000);
-            var until = DateTime.UtcNow.AddSeconds(20);
+            var until = DateTime.UtcNow.AddSeconds(120);
             while (!probe.Disconnected.IsCompleted && DateTime.UtcNow < until)
             {
                 if (!await window.WaitAsync(TimeSpan.FromMilliseconds(50))) continue;
                 var publish = session.PublishAsync("", queue, Bytes("x"), TraceHeaders.None, default);
                 pending.Add(publish);
+                if (pending.Count == 1000) inFlight.TrySetResult();
                 _ = publish.ContinueWith(_ => window.Release(), TaskScheduler.Default);
             }
             return pending;
         });
-        await Task.Delay(200);
+        await inFlight.Task.Within();
         Assert.Equal(1, await TestBroker.CloseConnectionsAsync(transport.ConnectionName, "transport spec"));
 
         var reason = await probe.Disconnected.Within();
-        var pending = await publishing.Within(30);
+        var pending = await publishing.Within(130);
         Assert.Contains("CONNECTION_FORCED", reason);
         Assert.Contains("transport spec", reason);
         Assert.False(session.IsOpen);
