@@ -51,16 +51,63 @@ internal sealed class ChannelConsumer
     }
 
     /// <summary>True, with its message, for a message pushed from this consumer's channel.</summary>
-    public bool IsChannelMessage(object message, out IReadOnlyDictionary<string, object?> channelMessage)
+    public bool IsChannelMessage(object message, out ChannelLayerProtocol.Received channelMessage)
     {
         if (message is ChannelLayerProtocol.Received received && ChannelName.Length > 0 && received.Channel == ChannelName)
         {
-            channelMessage = received.Message;
+            channelMessage = received;
             return true;
         }
         channelMessage = null!;
         return false;
     }
+
+    // The handlers of typed channel messages, by "type".
+    private Dictionary<string, Action<IReadOnlyDictionary<string, object?>, ILoggingAdapter>>? _handlers;
+
+    /// <summary>Handles this channel's messages whose <c>"type"</c> is <typeparamref name="T"/>'s with <paramref name="handler"/>.</summary>
+    public void AddHandler<T>(Action<T> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        TypedChannelLayerExtensions.CheckReadable(typeof(T));
+        var type = ChannelMessage.TypeOf<T>();
+        _handlers ??= new(StringComparer.Ordinal);
+        if (!_handlers.TryAdd(type, (message, log) =>
+            {
+                T value;
+                try
+                {
+                    value = ChannelMessage.To<T>(message);
+                }
+                catch (ChannelMessageFormatException e)
+                {
+                    // A bad message must not restart the consumer (and so make it a new channel).
+                    log.Warning("Dropped a message of type {0} on channel {1}: it is not a {2}: {3}", type, ChannelName, typeof(T).Name, e.Message);
+                    return;
+                }
+                handler(value);
+            }))
+            throw new InvalidOperationException($"A handler for channel messages of type '{type}' is registered already.");
+    }
+
+    /// <summary>
+    /// Runs the handler of the message's <c>"type"</c>, else <paramref name="fallback"/>, with the
+    /// sender's trace context current (so what the handler sends continues the trace).
+    /// </summary>
+    public void Dispatch(ChannelLayerProtocol.Received received, Action<IReadOnlyDictionary<string, object?>> fallback, ILoggingAdapter log)
+    {
+        using var activity = Tracing.StartProcess(received.TraceContext, ChannelName);
+        if (_handlers is not null && received.Message.TryGetValue("type", out var value) && value is string type &&
+            _handlers.TryGetValue(type, out var handler))
+            handler(received.Message, log);
+        else
+            fallback(received.Message);
+    }
+
+    /// <summary>The fallback of a consumer that does not override it: a message nobody handles is logged and dropped.</summary>
+    public void Unhandled(IReadOnlyDictionary<string, object?> message, ILoggingAdapter log) =>
+        log.Warning("Dropped a message of type {0} on channel {1}: no handler for it (register one with ReceiveChannel<T>, or override OnChannelMessage)",
+            message.TryGetValue("type", out var type) ? type : "(none)", ChannelName);
 
     public Task JoinAsync(string group)
     {

@@ -43,8 +43,23 @@ public abstract class ChannelConsumerActor : UntypedActor
     /// <summary>The prefix of the channel name (<c>{queue}!{prefix}.{random}</c>).</summary>
     protected virtual string ChannelPrefix => "specific";
 
-    /// <summary>Handles one message of this consumer's channel.</summary>
-    protected abstract void OnChannelMessage(IReadOnlyDictionary<string, object?> message);
+    /// <summary>
+    /// Handles one message of this consumer's channel that no <see cref="ReceiveChannel{T}"/>
+    /// handler takes (all of them, if none is registered). By default it logs a warning and
+    /// drops the message.
+    /// </summary>
+    protected virtual void OnChannelMessage(IReadOnlyDictionary<string, object?> message) => _consumer.Unhandled(message, Context.GetLogger());
+
+    /// <summary>
+    /// Handles this channel's messages whose <c>"type"</c> is <typeparamref name="T"/>'s
+    /// (<see cref="ChannelMessage.TypeOf{T}"/>) with <paramref name="handler"/>, mapped with
+    /// <see cref="ChannelMessage.To{T}"/> — as <c>Receive&lt;T&gt;</c> does for actor messages.
+    /// Register in the constructor. A message of that type that does not map is logged and
+    /// dropped; the sender's trace context is current while a handler runs.
+    /// </summary>
+    /// <exception cref="ArgumentException"><typeparamref name="T"/> cannot be read from a message.</exception>
+    /// <exception cref="InvalidOperationException">A handler for that type is registered already.</exception>
+    protected void ReceiveChannel<T>(Action<T> handler) => _consumer.AddHandler(handler);
 
     /// <summary>Handles any other message; unhandled by default.</summary>
     protected virtual void OnOtherMessage(object message) => Unhandled(message);
@@ -61,7 +76,7 @@ public abstract class ChannelConsumerActor : UntypedActor
     /// <inheritdoc />
     protected override void OnReceive(object message)
     {
-        if (_consumer.IsChannelMessage(message, out var channelMessage)) OnChannelMessage(channelMessage);
+        if (_consumer.IsChannelMessage(message, out var received)) _consumer.Dispatch(received, OnChannelMessage, Context.GetLogger());
         else OnOtherMessage(message);
     }
 

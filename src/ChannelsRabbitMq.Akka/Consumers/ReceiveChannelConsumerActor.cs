@@ -40,7 +40,7 @@ public abstract class ReceiveChannelConsumerActor : ReceiveActor
         // First, so that a handler of the derived class for Received never sees this channel's messages.
         Receive<ChannelLayerProtocol.Received>(
             received => _consumer.IsChannelMessage(received, out _),
-            received => OnChannelMessage(received.Message));
+            received => _consumer.Dispatch(received, OnChannelMessage, Context.GetLogger()));
     }
 
     /// <summary>The layer this consumer receives from.</summary>
@@ -55,8 +55,23 @@ public abstract class ReceiveChannelConsumerActor : ReceiveActor
     /// <summary>The prefix of the channel name (<c>{queue}!{prefix}.{random}</c>).</summary>
     protected virtual string ChannelPrefix => "specific";
 
-    /// <summary>Handles one message of this consumer's channel.</summary>
-    protected abstract void OnChannelMessage(IReadOnlyDictionary<string, object?> message);
+    /// <summary>
+    /// Handles one message of this consumer's channel that no <see cref="ReceiveChannel{T}"/>
+    /// handler takes (all of them, if none is registered). By default it logs a warning and
+    /// drops the message.
+    /// </summary>
+    protected virtual void OnChannelMessage(IReadOnlyDictionary<string, object?> message) => _consumer.Unhandled(message, Context.GetLogger());
+
+    /// <summary>
+    /// Handles this channel's messages whose <c>"type"</c> is <typeparamref name="T"/>'s
+    /// (<see cref="ChannelMessage.TypeOf{T}"/>) with <paramref name="handler"/>, mapped with
+    /// <see cref="ChannelMessage.To{T}"/> — as <c>Receive&lt;T&gt;</c> does for actor messages.
+    /// Register in the constructor. A message of that type that does not map is logged and
+    /// dropped; the sender's trace context is current while a handler runs.
+    /// </summary>
+    /// <exception cref="ArgumentException"><typeparamref name="T"/> cannot be read from a message.</exception>
+    /// <exception cref="InvalidOperationException">A handler for that type is registered already.</exception>
+    protected void ReceiveChannel<T>(Action<T> handler) => _consumer.AddHandler(handler);
 
     /// <summary>Joins a group; the returned task completes once the group's binding exists.</summary>
     protected Task JoinGroupAsync(string group) => _consumer.JoinAsync(group);

@@ -81,6 +81,29 @@ internal static class Tracing
     }
 
     /// <summary>
+    /// Makes the context a message was sent in current while a consumer handles it: a Consumer
+    /// activity <c>process</c> when someone listens to the source, else a bare activity with that
+    /// parent (so what the handler sends still continues the trace). Null when the message came
+    /// without a trace.
+    /// </summary>
+    public static Activity? StartProcess(ActivityContext parent, string channel)
+    {
+        if (parent == default) return null;
+        var activity = ChannelLayerTelemetry.ActivitySource.HasListeners()
+            ? ChannelLayerTelemetry.ActivitySource.StartActivity("process", ActivityKind.Consumer, parent)
+            : null;
+        if (activity is null)
+            return new Activity("process").SetParentId(parent.TraceId, parent.SpanId, parent.TraceFlags).Start();
+        activity.DisplayName = "process";
+        activity.SetTag("messaging.system", MessagingSystem);
+        activity.SetTag("messaging.operation.name", "process");
+        activity.SetTag("messaging.operation.type", "process");
+        activity.SetTag("messaging.destination.name", channel);
+        activity.SetTag("messaging.destination.temporary", true);
+        return activity;
+    }
+
+    /// <summary>
     /// Records the hand-over of a message to a receiver as a receive activity, child of the
     /// sender's context (with its baggage), and returns the context a subscriber can continue from.
     /// </summary>

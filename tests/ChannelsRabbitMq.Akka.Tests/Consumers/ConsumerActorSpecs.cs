@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Akka.Actor;
 using ChannelsRabbitMq.Akka.TestKit;
 using Xunit;
@@ -25,8 +26,22 @@ public sealed class ConsumerActorSpecs : global::Akka.TestKit.Xunit2.TestKit
 
     private sealed record Leave(string Group);
 
-    private sealed class UntypedMember(IActorChannelLayer layer, IActorRef probe) : ChannelConsumerActor(layer, "room")
+    /// <summary>A typed channel message ("type": "note").</summary>
+    private sealed record Note(string Text);
+
+    // What a typed handler tells the probe: the text and the trace it runs in ("-" for none).
+    private static string Noted(Note note) => $"note {note.Text} {Activity.Current?.TraceId.ToString() ?? "-"}";
+
+    private sealed class UntypedMember : ChannelConsumerActor
     {
+        private readonly IActorRef probe;
+
+        public UntypedMember(IActorChannelLayer layer, IActorRef probe) : base(layer, "room")
+        {
+            this.probe = probe;
+            ReceiveChannel<Note>(note => probe.Tell(Noted(note)));
+        }
+
         protected override void OnChannelMessage(IReadOnlyDictionary<string, object?> message) => probe.Tell(message["text"]);
 
         protected override void OnOtherMessage(object message)
@@ -48,6 +63,7 @@ public sealed class ConsumerActorSpecs : global::Akka.TestKit.Xunit2.TestKit
         public ReceiveMember(IActorChannelLayer layer, IActorRef probe) : base(layer, "room")
         {
             _probe = probe;
+            ReceiveChannel<Note>(note => _probe.Tell(Noted(note)));
             Receive<GetChannel>(_ => Sender.Tell(ChannelName));
             Receive<Join>(join => JoinGroupAsync(join.Group).PipeTo(Sender, success: () => "joined"));
             Receive<Leave>(leave => LeaveGroupAsync(leave.Group).PipeTo(Sender, success: () => "left"));
@@ -132,6 +148,84 @@ public sealed class ConsumerActorSpecs : global::Akka.TestKit.Xunit2.TestKit
         Watch(member);
 
         await ExpectTerminatedAsync(member, Timeout);
+    }
+
+    [Theory]
+    [MemberData(nameof(Styles))]
+    public async Task Typed_handlers_get_their_messages_mapped_and_other_types_go_to_OnChannelMessage(string style)
+    {
+        await using var layer = _broker.CreateLayer(Sys);
+        var member = Start(style, layer);
+        await member.Ask<string>(new GetChannel(), Timeout);
+
+        await layer.GroupSendAsync("room", new Note("typed")).WaitAsync(Timeout);
+        await layer.GroupSendAsync("room", Text("untyped")).WaitAsync(Timeout);
+
+        await ExpectMsgAsync("note typed -", Timeout);
+        await ExpectMsgAsync("untyped", Timeout);
+    }
+
+    [Theory]
+    [MemberData(nameof(Styles))]
+    public async Task A_message_of_a_handled_type_that_does_not_map_is_logged_and_dropped_and_the_consumer_goes_on(string style)
+    {
+        await using var layer = _broker.CreateLayer(Sys);
+        var member = Start(style, layer);
+        await member.Ask<string>(new GetChannel(), Timeout);
+
+        await EventFilter.Warning(contains: "Dropped a message of type note").ExpectOneAsync(async () =>
+            await layer.GroupSendAsync("room", new Dictionary<string, object?> { ["type"] = "note" }).WaitAsync(Timeout));
+        await layer.GroupSendAsync("room", new Note("after")).WaitAsync(Timeout);
+
+        await ExpectMsgAsync("note after -", Timeout);
+    }
+
+    [Theory]
+    [MemberData(nameof(Styles))]
+    public async Task A_handler_runs_with_the_senders_trace_context_current(string style)
+    {
+        await using var layer = _broker.CreateLayer(Sys);
+        var member = Start(style, layer);
+        await member.Ask<string>(new GetChannel(), Timeout);
+        using var request = new Activity("request").SetIdFormat(ActivityIdFormat.W3C).Start();
+        request.ActivityTraceFlags = ActivityTraceFlags.Recorded;
+
+        await layer.GroupSendAsync("room", new Note("traced")).WaitAsync(Timeout);
+
+        await ExpectMsgAsync($"note traced {request.TraceId}", Timeout);
+    }
+
+    [Fact]
+    public async Task A_consumer_without_a_fallback_logs_and_drops_a_message_nobody_handles()
+    {
+        await using var layer = _broker.CreateLayer(Sys);
+        var member = Sys.ActorOf(Props.Create(() => new TypedOnly(layer, TestActor)));
+        await member.Ask<string>(new GetChannel(), Timeout);
+
+        await EventFilter.Warning(contains: "no handler for it").ExpectOneAsync(async () =>
+            await layer.GroupSendAsync("room", Text("nobody's")).WaitAsync(Timeout));
+        await layer.GroupSendAsync("room", new Note("handled")).WaitAsync(Timeout);
+
+        await ExpectMsgAsync("note handled -", Timeout);
+    }
+
+    [Fact]
+    public async Task Two_handlers_for_one_type_are_refused()
+    {
+        await using var layer = _broker.CreateLayer(Sys);
+        var consumer = new ChannelConsumer(layer, []);
+        consumer.AddHandler<Note>(_ => { });
+
+        Assert.Throws<InvalidOperationException>(() => consumer.AddHandler<Note>(_ => { }));
+    }
+
+    private sealed class TypedOnly : ReceiveChannelConsumerActor
+    {
+        public TypedOnly(IActorChannelLayer layer, IActorRef probe) : base(layer, "room")
+        {
+            ReceiveChannel<Note>(note => probe.Tell(Noted(note)));
+            Receive<GetChannel>(_ => Sender.Tell(ChannelName));
+        }
     }
 
     [Fact]
