@@ -36,12 +36,15 @@ public static class PubSubChatApp
         {
             akka.ConfigureLoggers(loggers => loggers.AddLoggerFactory());
             akka.WithRemoting("127.0.0.1", port);
+            akka.WithActorRefProvider(ProviderSelection.Cluster.Instance);
             akka.AddHocon($$"""
-                akka.actor.provider = cluster
                 akka.cluster.seed-nodes = ["akka.tcp://{{SystemName}}@{{seed}}"]
                 akka.cluster.min-nr-of-members = {{minMembers}}
                 akka.extensions = ["Akka.Cluster.Tools.PublishSubscribe.DistributedPubSubExtensionProvider, Akka.Cluster.Tools"]
                 """, HoconAddMode.Prepend);
+            // The modules' reference configurations, below everything else.
+            akka.AddHocon(global::Akka.Configuration.ConfigurationFactory.FromResource<ClusterSettings>("Akka.Cluster.Configuration.Cluster.conf"), HoconAddMode.Append);
+            akka.AddHocon(DistributedPubSub.DefaultConfig(), HoconAddMode.Append);
             akka.WithActors((system, registry) =>
             {
                 registry.Register<Mediator>(DistributedPubSub.Get(system).Mediator);
