@@ -20,7 +20,7 @@ public sealed class QuickCompareSpecs(ITestOutputHelper output)
         var work = Directory.CreateTempSubdirectory("compare-quick-");
         var json = Path.Combine(work.FullName, "compare.json");
         // bin/<Configuration>/net10.0/: the servers were built in the same configuration.
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Name;
+        var configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
         var start = new ProcessStartInfo("/bin/bash",
             [Path.Combine(root, "scripts", "compare.sh"), "--quick", "--no-build", "--configuration", configuration,
              "--redis-port", $"{RedisPort}", "--port-base", $"{PortBase}", "--json", json, "--charts", work.FullName])
