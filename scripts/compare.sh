@@ -7,7 +7,7 @@
 #
 # It installs (apt) and starts RabbitMQ (scripts/broker.sh) and a project-local redis-server on
 # its own port (default 5750), builds the servers and the comparison program, and runs it: the
-# program starts the six servers on ports 5751-5758 (--port-base), runs the rate sweep and the
+# program starts the servers on ports 5751-5760 (--port-base), runs the rate sweep and the
 # fault round, prints a table, writes artifacts/compare/compare.json and the charts
 # docs/images/compare-*.png (artifacts/compare/ with --quick). `--quick` is a smoke run (under a
 # minute once built). Program options: `--help` lists them (clients, rooms, rates, durations...).

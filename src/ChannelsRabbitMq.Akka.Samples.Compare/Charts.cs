@@ -10,7 +10,7 @@ public static class Charts
     {
         Directory.CreateDirectory(directory);
         var written = new List<string>();
-        var colors = new[] { Colors.C0, Colors.C1, Colors.C2 };
+        var colors = new[] { Colors.C0, Colors.C1, Colors.C2, Colors.C3 };
         var note = $"{run.Options.Clients} clients, {run.Options.Rooms} rooms, 2 servers; load average {run.LoadAverageBefore}";
 
         var latency = new Plot();
@@ -20,9 +20,9 @@ public static class Charts
             var rounds = run.Rounds.Where(r => r.System == system.System && r.Kind == "sweep").OrderBy(r => r.Rate).ToArray();
             if (rounds.Length == 0) continue;
             var xs = rounds.Select(r => r.Rate).ToArray();
-            var p99 = latency.Add.Scatter(xs, rounds.Select(r => Math.Log10(Math.Max(0.1, r.P99Ms))).ToArray(), colors[i % 3]);
+            var p99 = latency.Add.Scatter(xs, rounds.Select(r => Math.Log10(Math.Max(0.1, r.P99Ms))).ToArray(), colors[i % colors.Length]);
             p99.LegendText = $"{system.Description}: p99";
-            var p50 = latency.Add.Scatter(xs, rounds.Select(r => Math.Log10(Math.Max(0.1, r.P50Ms))).ToArray(), colors[i % 3]);
+            var p50 = latency.Add.Scatter(xs, rounds.Select(r => Math.Log10(Math.Max(0.1, r.P50Ms))).ToArray(), colors[i % colors.Length]);
             p50.LegendText = $"{system.Description}: p50";
             p50.LinePattern = LinePattern.Dashed;
             i++;
@@ -45,13 +45,13 @@ public static class Charts
         foreach (var round in run.Rounds.Where(r => r.Fault is not null))
         {
             var buckets = round.Fault!.DeliveriesPer100Ms;
-            var line = fault.Add.Scatter(buckets.Select((_, b) => b / 10.0).ToArray(), buckets.Select(b => b * 10.0).ToArray(), colors[i++ % 3]);
+            var line = fault.Add.Scatter(buckets.Select((_, b) => b / 10.0).ToArray(), buckets.Select(b => b * 10.0).ToArray(), colors[i++ % colors.Length]);
             line.MarkerSize = 0;
             line.LegendText = $"{run.Systems.First(s => s.System == round.System).Description}: {round.Lost} lost, recovered {round.Fault.RecoveredAfterMs:0} ms after the thaw";
         }
         if (run.Rounds.FirstOrDefault(r => r.Fault is not null) is { Fault: { } f })
         {
-            var span = fault.Add.VerticalSpan(f.FrozenAtSeconds, f.FrozenAtSeconds + f.PausedSeconds, Colors.Red.WithAlpha(0.15));
+            var span = fault.Add.HorizontalSpan(f.FrozenAtSeconds, f.FrozenAtSeconds + f.PausedSeconds, Colors.Red.WithAlpha(0.15));
             span.LegendText = "shared part frozen (RabbitMQ / Redis / one node)";
         }
         fault.Title($"Fault round: deliveries/s at {run.Options.FaultRate:0} msg/s ({note})");

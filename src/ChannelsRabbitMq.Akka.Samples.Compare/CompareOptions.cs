@@ -9,16 +9,17 @@ public sealed record CompareOptions
     public const string Usage = """
         usage: compare --rabbit URL --rabbit-pid PID --redis HOST:PORT --redis-pid PID --bin DIR [options]
           --quick                 smoke run: 20 clients, 4 rooms, one rate, 2 s rounds, a short fault round
-          --systems a,b,c         channels, signalr, pubsub (default all three)
+          --systems a,b,…         channels (the demo as configured), signalr, pubsub, channels-default (the demo with the
+                                  library's default RemoteCapacity of 100); default all four, quick the first three
           --clients N --rooms M   (default 200, 10)
           --rates R1,R2,…         the sweep's total send rates, messages/s (default 250,500,1000,2000,4000)
           --duration S            seconds of sending per round (default 10)
           --fault-rate R          the fault round's rate (default 500); --fault-duration S (default 10); --pause S (default 2)
           --no-fault              skip the fault round
-          --remote-capacity N     the chat servers' ChannelLayers:Default:RemoteCapacity (default: the sample's setting)
+          --remote-capacity N     the channels servers' ChannelLayers:Default:RemoteCapacity (default: the sample's setting)
           --warmup S              an unrecorded round per system first (default 3; quick 0)
           --settle S              pause between the last join and the first send (default 1.5)
-          --port-base P           first of 8 ports for the servers (default 5751)
+          --port-base P           first of 10 ports for the servers (default 5751)
           --json PATH             where the JSON goes (default artifacts/compare/compare.json)
           --charts DIR            where the PNG charts go (default docs/images; with --quick, artifacts/compare)
         """;
@@ -27,7 +28,7 @@ public sealed record CompareOptions
     public bool Quick { get; init; }
 
     /// <summary>Which systems, in this order in the first round.</summary>
-    public IReadOnlyList<string> Systems { get; init; } = ["channels", "signalr", "pubsub"];
+    public IReadOnlyList<string> Systems { get; init; } = ["channels", "signalr", "pubsub", "channels-default"];
 
     /// <summary>Websocket clients per round.</summary>
     public int Clients { get; init; } = 200;
@@ -93,6 +94,7 @@ public sealed record CompareOptions
     public static CompareOptions QuickDefaults(CompareOptions o) => o with
     {
         Quick = true,
+        Systems = ["channels", "signalr", "pubsub"],
         Clients = 20,
         Rooms = 4,
         Rates = [100],
@@ -141,8 +143,8 @@ public sealed record CompareOptions
             };
         }
         foreach (var s in o.Systems)
-            if (s is not ("channels" or "signalr" or "pubsub")) throw new ArgumentException($"Unknown system {s}.");
-        if (o.Systems.Contains("channels") && (o.RabbitUrl == "" || o.RabbitPid <= 0)) throw new ArgumentException("channels needs --rabbit and --rabbit-pid.");
+            if (s is not ("channels" or "signalr" or "pubsub" or "channels-default")) throw new ArgumentException($"Unknown system {s}.");
+        if (o.Systems.Any(s => s.StartsWith("channels", StringComparison.Ordinal)) && (o.RabbitUrl == "" || o.RabbitPid <= 0)) throw new ArgumentException("channels needs --rabbit and --rabbit-pid.");
         if (o.Systems.Contains("signalr") && (o.Redis == "" || o.RedisPid <= 0)) throw new ArgumentException("signalr needs --redis and --redis-pid.");
         if (o.Rates.Count == 0 || o.Rates.Any(r => r <= 0)) throw new ArgumentException("Rates must be above 0.");
         return o;

@@ -56,8 +56,9 @@ public static class CompareProgram
                 }
             }
 
-            // The sweep: every rate, the systems in a rotated order; a system leaves the sweep after its first unsustainable rate.
+            // The sweep: every rate, the systems in a rotated order; a system leaves the sweep after two unsustainable rates in a row.
             var failed = new HashSet<string>();
+            var failures = new Dictionary<string, int>();
             for (var r = 0; r < options.Rates.Count; r++)
             {
                 foreach (var system in Rotate(systems, r).Where(s => !failed.Contains(s.Name)))
@@ -66,7 +67,8 @@ public static class CompareProgram
                     var result = await Round.RunAsync(console, system, options, options.Rates[r], options.Duration, null, cancellationToken);
                     rounds.Add(result);
                     console.MarkupLine("  " + Line(result));
-                    if (!result.Sustainable) failed.Add(system.Name);
+                    failures[system.Name] = result.Sustainable ? 0 : failures.GetValueOrDefault(system.Name) + 1;
+                    if (failures[system.Name] == 2) failed.Add(system.Name);
                 }
             }
             if (options.Fault)

@@ -60,6 +60,8 @@ public sealed class SystemUnderTest : IAsyncDisposable
             {
                 "channels" => new SystemUnderTest(name, "ChannelsRabbitMq.Akka (RabbitMQ)", LoadDialect.Chat, [p, p + 1], [options.RabbitPid], "RabbitMQ"),
                 "signalr" => new SystemUnderTest(name, "SignalR + Redis backplane", LoadDialect.SignalR, [p + 2, p + 3], [options.RedisPid], "Redis"),
+                "channels-default" => new SystemUnderTest(name, "ChannelsRabbitMq.Akka, RemoteCapacity 100", LoadDialect.Chat, [p + 8, p + 9],
+                    [options.RabbitPid], "RabbitMQ"),
                 _ => new SystemUnderTest(name, "Akka.Cluster DistributedPubSub", LoadDialect.Chat, [p + 4, p + 5], [], "(the nodes)"),
             };
         }
@@ -74,6 +76,9 @@ public sealed class SystemUnderTest : IAsyncDisposable
             var remotePort = options.PortBase + 6;
             var (project, extra) = Name switch
             {
+                // The library's default RemoteCapacity, where the sample sets its own (docs/performance.md).
+                "channels-default" => ("ChannelsRabbitMq.Akka.Samples.Chat",
+                    $"--ChannelLayers:Default:Host {options.RabbitUrl} --ChannelLayers:Default:RemoteCapacity 100"),
                 "channels" => ("ChannelsRabbitMq.Akka.Samples.Chat",
                     $"--ChannelLayers:Default:Host {options.RabbitUrl}" +
                     (options.RemoteCapacity is { } capacity ? $" --ChannelLayers:Default:RemoteCapacity {capacity}" : "")),
