@@ -22,6 +22,7 @@ public sealed record CompareOptions
           --port-base P           first of 10 ports for the servers (default 5751)
           --json PATH             where the JSON goes (default artifacts/compare/compare.json)
           --charts DIR            where the PNG charts go (default docs/images; with --quick, artifacts/compare)
+        or: compare --replot RUN.json [--charts DIR]   the charts of an earlier run's JSON
         """;
 
     /// <summary>Smoke run.</summary>

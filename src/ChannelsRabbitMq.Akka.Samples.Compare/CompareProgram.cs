@@ -22,6 +22,14 @@ public static class CompareProgram
     public static async Task<int> RunAsync(string[] args, IAnsiConsole? console = null, CancellationToken cancellationToken = default)
     {
         console ??= AnsiConsole.Console;
+        // `--replot RUN.json [--charts DIR]`: the charts of an earlier run, nothing else.
+        if (args is ["--replot", var saved, ..] && args.Length is 2 or 4)
+        {
+            var earlier = JsonSerializer.Deserialize<Run>(await File.ReadAllTextAsync(saved, cancellationToken), new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
+            foreach (var chart in Charts.Write(earlier, args.Length == 4 && args[2] == "--charts" ? args[3] : Path.Combine("docs", "images")))
+                console.MarkupLineInterpolated($"Chart: {chart}");
+            return 0;
+        }
         if (Console.IsOutputRedirected) console.Profile.Width = Math.Max(console.Profile.Width, 200);
         CompareOptions options;
         try
