@@ -10,7 +10,7 @@
 # program starts the servers on ports 5751-5760 (--port-base), runs the rate sweep and the
 # fault round, prints a table, writes artifacts/compare/compare.json and the charts
 # docs/images/compare-*.png (artifacts/compare/ with --quick). `--quick` is a smoke run (under a
-# minute once built). Program options: `--help` lists them (clients, rooms, rates, durations...).
+# minute once built). `--help` lists the program's options too (clients, rooms, rates, durations...).
 # Redis is stopped at the end; a broker this script started is stopped too (COMPARE_KEEP_BROKER=1
 # keeps it); one that was already running is left alone. Logs: artifacts/compare/logs/.
 set -euo pipefail
@@ -20,7 +20,6 @@ cd "$ROOT"
 
 log() { echo "compare: $*" >&2; }
 die() { log "$*"; exit 1; }
-usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 CONFIG=Release BUILD=1 REDIS_PORT=${COMPARE_REDIS_PORT:-5750} ARGS=()
 while (($#)); do
@@ -28,7 +27,11 @@ while (($#)); do
         --no-build) BUILD=0; shift ;;
         --configuration) CONFIG=${2:?--configuration needs Release or Debug}; shift 2 ;;
         --redis-port) REDIS_PORT=${2:?--redis-port needs a port}; shift 2 ;;
-        -h | --help) usage ;;
+        -h | --help)
+            sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'
+            DLL=src/ChannelsRabbitMq.Akka.Samples.Compare/bin/$CONFIG/net10.0/ChannelsRabbitMq.Akka.Samples.Compare.dll
+            if [[ -f $DLL ]]; then dotnet "$DLL" --help; else echo "(build it for the program's options: dotnet build src/ChannelsRabbitMq.Akka.Samples.Compare -c $CONFIG)"; fi
+            exit 0 ;;
         *) ARGS+=("$1"); shift ;;
     esac
 done
