@@ -22,11 +22,6 @@ public static class CompareProgram
     public static async Task<int> RunAsync(string[] args, IAnsiConsole? console = null, CancellationToken cancellationToken = default)
     {
         console ??= AnsiConsole.Console;
-        if (args is ["--help"] or ["-h"])
-        {
-            console.WriteLine(CompareOptions.Usage);
-            return 0;
-        }
         // `--replot RUN.json [--charts DIR]`: the charts of an earlier run, nothing else.
         if (args is ["--replot", var saved, ..] && args.Length is 2 or 4)
         {
@@ -36,6 +31,11 @@ public static class CompareProgram
             return 0;
         }
         if (Console.IsOutputRedirected) console.Profile.Width = Math.Max(console.Profile.Width, 200);
+        if (args is ["--help"] or ["-h"])
+        {
+            console.WriteLine(CompareOptions.Usage);
+            return 0;
+        }
         CompareOptions options;
         try
         {
