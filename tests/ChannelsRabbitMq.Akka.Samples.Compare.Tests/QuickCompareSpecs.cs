@@ -32,7 +32,16 @@ public sealed class QuickCompareSpecs(ITestOutputHelper output)
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(4));
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(4));
+        }
+        catch (TimeoutException)
+        {
+            // Leave nothing running: the script, Redis, the servers.
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
         output.WriteLine(await stdout);
         output.WriteLine(await stderr);
 
