@@ -6,6 +6,9 @@
 #   ./build.sh broker-start                 start (or reuse) the test broker
 #   ./build.sh broker-stop                  stop the test broker
 #   ./build.sh demo [--load [N] [M] [RATE]]   two-server websocket chat (docs/demo.md)
+#   ./build.sh compare [--quick] [...]      the chat on the layer, on SignalR + Redis and on Akka.Cluster
+#                                           DistributedPubSub, side by side (scripts/compare.sh;
+#                                           docs/performance.md "Against the alternatives")
 #   ./build.sh pack [DOTNET PACK ARGS...]   ChannelsRabbitMq.Akka, .Hosting, .TestKit, .Streams and .OpenTelemetry .nupkg + .snupkg (Release)
 #                                           into artifacts/, e.g. ./build.sh pack -p:VersionSuffix=rc.1
 #
@@ -113,6 +116,7 @@ case ${1:-} in
     broker-start) scripts/broker.sh start ;;
     broker-stop) scripts/broker.sh stop ;;
     demo) shift; exec scripts/demo.sh "$@" ;;
+    compare) shift; exec scripts/compare.sh "$@" ;;
     pack)
         # docs/packaging.md. ContinuousIntegrationBuild: deterministic paths (/_/) in the PDBs.
         shift

@@ -71,6 +71,8 @@ public sealed class LoadSpecs(TwoServers servers, ITestOutputHelper output)
     [InlineData("--server", "http://127.0.0.1:5101", "--clients", "2", "--rooms", "3")]
     [InlineData("--clients", "4")]                             // no server
     [InlineData("--server")]                                   // no value
+    [InlineData("--server", "http://127.0.0.1:5101", "--settle", "-1")]
+    [InlineData("--server", "http://127.0.0.1:5101", "--dialect", "stomp")]
     [InlineData("--what")]
     public async Task Out_of_bounds_arguments_exit_2_before_any_connection(params string[] args)
     {

@@ -13,7 +13,7 @@ public static class LoadCommand
 {
     /// <summary>The usage text.</summary>
     public const string Usage =
-        "usage: load --server http://127.0.0.1:PORT [--server …] [--clients N] [--rooms M] [--rate MSG_PER_S] [--duration SECONDS] [--drain SECONDS]";
+        "usage: load --server http://127.0.0.1:PORT [--server …] [--clients N] [--rooms M] [--rate MSG_PER_S] [--duration SECONDS] [--drain SECONDS] [--dialect chat|signalr] [--settle SECONDS]";
 
     /// <summary>Parses <paramref name="args"/>, runs the load test on the console, returns the exit code.</summary>
     public static async Task<int> RunAsync(string[] args, IAnsiConsole? console = null, CancellationToken cancellationToken = default)
@@ -139,6 +139,8 @@ public static class LoadCommand
                 "--rate" => options with { Rate = Number() },
                 "--duration" => options with { Duration = TimeSpan.FromSeconds(Number()) },
                 "--drain" => options with { DrainTimeout = TimeSpan.FromSeconds(Number()) },
+                "--dialect" => options with { Dialect = Enum.TryParse<LoadDialect>(Value(), ignoreCase: true, out var d) && Enum.IsDefined(d) ? d : throw new ArgumentException("--dialect is chat or signalr.") },
+                "--settle" => options with { Settle = TimeSpan.FromSeconds(Number()) },
                 _ => throw new ArgumentException($"Unknown argument {args[i]}."),
             };
         }

@@ -45,6 +45,18 @@ public sealed record LoadOptions
     /// <summary>How long the clients may take to connect and join their rooms.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The protocol the servers speak (default: the demo's own websocket protocol on <c>/ws</c>).</summary>
+    public LoadDialect Dialect { get; init; } = LoadDialect.Chat;
+
+    /// <summary>How long to wait, once every client has joined, before sending (default 0; the comparison's peers need it, see docs/performance.md).</summary>
+    public TimeSpan Settle { get; init; } = TimeSpan.Zero;
+
+    /// <summary>Called on every first delivery with the send and receipt <see cref="System.Diagnostics.Stopwatch"/> timestamps (from the receiving threads, concurrently).</summary>
+    public Action<long, long>? OnDelivery { get; init; }
+
+    /// <summary>Called when the run enters a phase (connecting, sending, draining, closing, done).</summary>
+    public Action<string>? OnPhase { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> when a value is out of bounds.</summary>
     public void Validate()
     {
@@ -65,9 +77,24 @@ public sealed record LoadOptions
         if (Rate * Duration.TotalSeconds * Math.Ceiling(Clients / (double)Rooms) > MaxDeliveries)
             throw new ArgumentException($"Rate × duration × clients per room is over {MaxDeliveries} deliveries; use fewer clients per room, a lower rate or a shorter run.");
         if (DrainTimeout < TimeSpan.Zero || DrainTimeout > TimeSpan.FromMinutes(1)) throw new ArgumentException("DrainTimeout must be 0 to 60 seconds.");
+        if (Settle < TimeSpan.Zero || Settle > TimeSpan.FromMinutes(1)) throw new ArgumentException("Settle must be 0 to 60 seconds.");
         if (ConnectTimeout <= TimeSpan.Zero || ConnectTimeout > TimeSpan.FromMinutes(5)) throw new ArgumentException("ConnectTimeout must be above 0 and at most 5 minutes.");
     }
 
     private static bool IsLoopback(Uri uri) =>
         uri.IsLoopback || (IPAddress.TryParse(uri.DnsSafeHost, out var address) && IPAddress.IsLoopback(address));
+}
+
+/// <summary>What the load client speaks to the servers.</summary>
+public enum LoadDialect
+{
+    /// <summary>The demo's protocol: a websocket on <c>/ws?room=…&amp;user=…</c>, JSON frames <c>{"text": …}</c> out, <c>{"type": "joined" | "message", …}</c> in.</summary>
+    Chat,
+
+    /// <summary>
+    /// The same chat as a SignalR hub on <c>/hub?room=…&amp;user=…</c>: SignalR's JSON hub protocol
+    /// straight over the websocket (as the SignalR clients do with negotiation skipped): invocations
+    /// <c>Send(text)</c> out, <c>joined(frame)</c> and <c>message(frame)</c> in, the frames as the demo's.
+    /// </summary>
+    SignalR,
 }

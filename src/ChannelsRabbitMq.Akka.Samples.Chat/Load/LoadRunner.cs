@@ -32,6 +32,7 @@ public static class LoadRunner
         try
         {
             await run.ConnectAsync(cancellationToken);
+            await run.SettleAsync(cancellationToken);
             await run.SendAsync(cancellationToken);
             await run.DrainAsync(cancellationToken);
             return run.Report();
@@ -70,6 +71,7 @@ public static class LoadRunner
         private List<double> _recentLatencies = [];
         private LatencySummary _lastLatencies = LatencySummary.Empty;
         private volatile string _phase = "connecting";
+        private readonly bool _signalR;
         private int _connected;
         private long _sent;
         private long _expected;
@@ -83,6 +85,8 @@ public static class LoadRunner
         public Run(LoadOptions options)
         {
             _options = options;
+            _signalR = options.Dialect == LoadDialect.SignalR;
+            options.OnPhase?.Invoke(_phase);
             var servers = options.Servers.Count;
             _roomSizes = new int[options.Rooms];
             _clients = new Client[options.Clients];
@@ -96,6 +100,20 @@ public static class LoadRunner
 
         private string RoomName(int room) => $"{Prefix}-{_runId}-{room}";
 
+        private void SetPhase(string phase)
+        {
+            _phase = phase;
+            _options.OnPhase?.Invoke(phase);
+        }
+
+        // After every client has joined: a pause, for systems whose subscriptions spread in the background.
+        public async Task SettleAsync(CancellationToken cancellationToken)
+        {
+            if (_options.Settle <= TimeSpan.Zero) return;
+            SetPhase("settling");
+            await Task.Delay(_options.Settle, cancellationToken);
+        }
+
         public async Task ConnectAsync(CancellationToken cancellationToken)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -108,10 +126,11 @@ public static class LoadRunner
                         var uri = new UriBuilder(client.Server)
                         {
                             Scheme = "ws",
-                            Path = "/ws",
+                            Path = _signalR ? "/hub" : "/ws",
                             Query = $"room={RoomName(client.Room)}&user={Prefix}-{client.Index}",
                         }.Uri;
                         await client.Socket.ConnectAsync(uri, ct);
+                        if (_signalR) await client.Socket.SendAsync(SignalRFrames.Handshake, WebSocketMessageType.Text, true, ct);
                         client.Receiving = ReceiveLoopAsync(client);
                         await client.Joined.Task.WaitAsync(ct);
                         Interlocked.Increment(ref _connected);
@@ -130,7 +149,7 @@ public static class LoadRunner
 
         public async Task SendAsync(CancellationToken cancellationToken)
         {
-            _phase = "sending";
+            SetPhase("sending");
             var start = Stopwatch.GetTimestamp();
             Volatile.Write(ref _sendStarted, start);
             var interval = TimeSpan.FromSeconds(_clients.Length / _options.Rate);
@@ -150,11 +169,11 @@ public static class LoadRunner
                 if (wait > TimeSpan.Zero) await Task.Delay(wait, cancellationToken);
                 if (client.Socket.State != WebSocketState.Open) return;
                 var text = $"{Prefix} {_runId} {client.Index} {seq} {Stopwatch.GetTimestamp()}";
-                var frame = JsonSerializer.SerializeToUtf8Bytes(new PostedMessage(text), Frames.Json);
+                var frame = _signalR ? SignalRFrames.Send(text) : JsonSerializer.SerializeToUtf8Bytes(new PostedMessage(text), Frames.Json);
                 Interlocked.Add(ref _expected, _roomSizes[client.Room]);
                 try
                 {
-                    await client.Socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
+                    await client.SendAsync(frame, cancellationToken);
                     Interlocked.Increment(ref _sent);
                 }
                 catch (WebSocketException)
@@ -168,7 +187,7 @@ public static class LoadRunner
 
         public async Task DrainAsync(CancellationToken cancellationToken)
         {
-            _phase = "draining";
+            SetPhase("draining");
             var deadline = Stopwatch.GetTimestamp() + (long)(_options.DrainTimeout.TotalSeconds * Stopwatch.Frequency);
             using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
             while (Interlocked.Read(ref _delivered) < Interlocked.Read(ref _expected) && Stopwatch.GetTimestamp() < deadline)
@@ -177,10 +196,10 @@ public static class LoadRunner
 
         public async Task CloseAsync()
         {
-            _phase = "closing";
+            SetPhase("closing");
             _closing = true;
             await Task.WhenAll(_clients.Select(CloseClientAsync));
-            _phase = "done";
+            SetPhase("done");
         }
 
         private static async Task CloseClientAsync(Client client)
@@ -224,7 +243,9 @@ public static class LoadRunner
                             await client.Socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
                         return;
                     }
-                    Handle(client, message.GetBuffer().AsMemory(0, (int)message.Length));
+                    var received = message.GetBuffer().AsMemory(0, (int)message.Length);
+                    if (_signalR) await HandleSignalRAsync(client, received);
+                    else Handle(client, received);
                 }
             }
             catch (WebSocketException)
@@ -240,7 +261,46 @@ public static class LoadRunner
         private void Handle(Client client, ReadOnlyMemory<byte> json)
         {
             using var document = JsonDocument.Parse(json);
-            var root = document.RootElement;
+            Handle(client, document.RootElement);
+        }
+
+        // SignalR's JSON hub protocol: records ended by 0x1E; the handshake answer ({} or
+        // {"error": …}), invocations (type 1) whose one argument is the demo's frame, pings (type
+        // 6, answered so the server's client timeout never fires), close (type 7).
+        private async Task HandleSignalRAsync(Client client, ReadOnlyMemory<byte> records)
+        {
+            while (records.Length > 0)
+            {
+                var end = records.Span.IndexOf(SignalRFrames.RecordSeparator);
+                var record = end < 0 ? records : records[..end];
+                records = end < 0 ? ReadOnlyMemory<byte>.Empty : records[(end + 1)..];
+                using var document = JsonDocument.Parse(record);
+                var root = document.RootElement;
+                if (!root.TryGetProperty("type", out var type))
+                {
+                    if (root.TryGetProperty("error", out var error))
+                        client.Joined.TrySetException(new WebSocketException($"SignalR handshake refused: {error}"));
+                    continue;
+                }
+                switch (type.GetInt32())
+                {
+                    case 1 when root.GetProperty("arguments") is { ValueKind: JsonValueKind.Array } arguments && arguments.GetArrayLength() == 1:
+                        Handle(client, arguments[0]);
+                        break;
+                    case 6:
+                        await client.SendAsync(SignalRFrames.Ping, CancellationToken.None);
+                        break;
+                    case 7:
+                        break;
+                    default:
+                        Interlocked.Increment(ref _errors);
+                        break;
+                }
+            }
+        }
+
+        private void Handle(Client client, JsonElement root)
+        {
             switch (root.GetProperty("type").GetString())
             {
                 case "joined":
@@ -258,7 +318,9 @@ public static class LoadRunner
                         return;
                     }
                     Interlocked.Increment(ref _delivered);
-                    var latency = Stopwatch.GetElapsedTime(long.Parse(timestamp), received).TotalMilliseconds;
+                    var sentAt = long.Parse(timestamp);
+                    _options.OnDelivery?.Invoke(sentAt, received);
+                    var latency = Stopwatch.GetElapsedTime(sentAt, received).TotalMilliseconds;
                     lock (_latencyGate)
                     {
                         _latencies.Add(latency);
@@ -309,6 +371,22 @@ public static class LoadRunner
 
     private sealed class Client(int index, Uri server, int room)
     {
+        // One send at a time on a websocket: the send loop and (SignalR) the ping answers share it.
+        private readonly SemaphoreSlim _sending = new(1, 1);
+
+        public async Task SendAsync(byte[] frame, CancellationToken cancellationToken)
+        {
+            await _sending.WaitAsync(cancellationToken);
+            try
+            {
+                await Socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
+            }
+            finally
+            {
+                _sending.Release();
+            }
+        }
+
         public int Index { get; } = index;
         public Uri Server { get; } = server;
         public int Room { get; } = room;
@@ -318,4 +396,20 @@ public static class LoadRunner
         public Task? Receiving { get; set; }
         public volatile bool Disconnected;
     }
+}
+
+/// <summary>The few records of SignalR's JSON hub protocol (version 1) the load client sends.</summary>
+internal static class SignalRFrames
+{
+    public const byte RecordSeparator = 0x1E;
+
+    public static readonly byte[] Handshake = Record("""{"protocol":"json","version":1}""");
+
+    public static readonly byte[] Ping = Record("""{"type":6}""");
+
+    /// <summary>A non-blocking invocation of the hub's <c>Send(text)</c> (no invocation id: no completion comes back).</summary>
+    public static byte[] Send(string text) =>
+        Record(JsonSerializer.Serialize(new { type = 1, target = "Send", arguments = new[] { text } }));
+
+    private static byte[] Record(string json) => [.. Encoding.UTF8.GetBytes(json), RecordSeparator];
 }

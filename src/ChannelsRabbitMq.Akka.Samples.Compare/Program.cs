@@ -1,0 +1,4 @@
+using ChannelsRabbitMq.Akka.Samples.Compare;
+
+// ./build.sh compare [--quick] …: see CompareOptions.Usage and docs/performance.md.
+return await CompareProgram.RunAsync(args);
