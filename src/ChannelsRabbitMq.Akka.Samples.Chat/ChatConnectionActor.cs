@@ -1,23 +1,23 @@
+using System.Text.Json;
 using Akka;
 using Akka.Actor;
 using Akka.Event;
-using System.Net.WebSockets;
+using ChannelsRabbitMq.Akka.WebSockets;
 
 namespace ChannelsRabbitMq.Akka.Samples.Chat;
 
 /// <summary>
-/// One websocket connection: owns a channel of the layer, joins its room's group (both done by
-/// <see cref="ChannelConsumerActor"/> before any other message is handled), group-sends what
-/// the page says, and posts every message of the room to the socket's outbox.
+/// One websocket connection (a <see cref="WebSocketConsumerActor"/>, run by
+/// <see cref="WebSocketBridge"/>): owns a channel of the layer, joins its room's group (both
+/// done before any other message is handled), group-sends what the page says, and posts every
+/// chat message of the room to the socket's outbox.
 /// </summary>
-public sealed class ChatConnectionActor : ChannelConsumerActor
+public sealed class ChatConnectionActor : WebSocketConsumerActor
 {
+    private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _room;
-    private readonly string _group;
     private readonly string _user;
     private readonly ServerIdentity _server;
-    private readonly ConnectionOutbox _outbox;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
 
     /// <summary>The page said something.</summary>
     public sealed record Say(string Text);
@@ -29,18 +29,30 @@ public sealed class ChatConnectionActor : ChannelConsumerActor
     }
 
     /// <summary>A connection of <paramref name="user"/> to <paramref name="room"/>, writing to <paramref name="outbox"/>.</summary>
-    public ChatConnectionActor(IActorChannelLayer layer, string room, string user, ServerIdentity server, ConnectionOutbox outbox)
-        : base(layer, Rooms.Group(room))
+    public ChatConnectionActor(IActorChannelLayer layer, string room, string user, ServerIdentity server, WebSocketOutbox outbox)
+        : base(layer, outbox, Rooms.Group(room))
     {
         _room = room;
-        _group = Rooms.Group(room);
         _user = user;
         _server = server;
-        _outbox = outbox;
+        // A chat message of the room: to the page. False: the socket is closing, or its client
+        // reads too slowly (the outbox then closed itself).
+        ReceiveChannel<ChatMessage>(chat =>
+        {
+            if (!Outbox.TryPost(Frames.Message(chat))) Context.Stop(Self);
+        });
+        Receive<Joined>(_ => Outbox.TryPost(Frames.Joined(room, user, server)));
+        Receive<Say>(say => SayInRoom(say.Text));
+        Receive<Done>(_ => { });
+        Receive<Status.Failure>(failure =>
+        {
+            _log.Warning("A message to room {0} was not sent: {1}", room, failure.Cause.Message);
+            Outbox.TryPost(Frames.Error($"Your message was not sent: {failure.Cause.Message}"));
+        });
     }
 
-    /// <summary>The props of a connection actor.</summary>
-    public static Props Props(IActorChannelLayer layer, string room, string user, ServerIdentity server, ConnectionOutbox outbox) =>
+    /// <summary>The actor's props.</summary>
+    public static Props Props(IActorChannelLayer layer, string room, string user, ServerIdentity server, WebSocketOutbox outbox) =>
         global::Akka.Actor.Props.Create(() => new ChatConnectionActor(layer, room, user, server, outbox));
 
     /// <inheritdoc />
@@ -55,51 +67,33 @@ public sealed class ChatConnectionActor : ChannelConsumerActor
         Self.Tell(Joined.Instance);
     }
 
-    /// <inheritdoc />
-    protected override void OnChannelMessage(IReadOnlyDictionary<string, object?> message)
+    /// <summary>What the page sent: <c>{"text": "…"}</c> is said in the room; anything else gets an error frame.</summary>
+    protected override void OnFrame(WebSocketFrame frame)
     {
-        if (!ChannelMessage.Is<ChatMessage>(message))
+        if (!frame.IsText)
         {
-            _log.Warning("Ignoring a message of type {0}", message.GetValueOrDefault(ChannelMessage.TypeKey));
+            Outbox.TryPost(Frames.Error("Send text frames: {\"text\": \"…\"}."));
             return;
         }
-        // False: the socket is closing, or its client reads too slowly (the outbox then closed itself).
-        if (!_outbox.TryPost(Frames.Message(ChannelMessage.To<ChatMessage>(message))))
-            Context.Stop(Self);
-    }
-
-    /// <inheritdoc />
-    protected override void OnOtherMessage(object message)
-    {
-        switch (message)
+        PostedMessage? posted = null;
+        try
         {
-            case Joined:
-                _outbox.TryPost(Frames.Joined(_room, _user, _server));
-                break;
-            case Say say:
-                // Ask-free: the layer's actor answers Done or Status.Failure to this actor.
-                var chat = new ChatMessage(_room, _user, say.Text, _server.Name, DateTimeOffset.UtcNow);
-                Layer.Actor.Tell(new ChannelLayerProtocol.GroupSend(_group, ChannelMessage.From(chat)), Self);
-                break;
-            case Done:
-                break;
-            case Status.Failure failure:
-                _log.Warning("A message to room {0} was not sent: {1}", _room, failure.Cause.Message);
-                _outbox.TryPost(Frames.Error($"Your message was not sent: {failure.Cause.Message}"));
-                break;
-            default:
-                Unhandled(message);
-                break;
+            posted = JsonSerializer.Deserialize<PostedMessage>(frame.Data, Frames.Json);
         }
+        catch (JsonException)
+        {
+        }
+        if (Rooms.TextProblem(posted?.Text) is { } problem)
+            Outbox.TryPost(Frames.Error($"Send {{\"text\": \"…\"}}: {problem}."));
+        else
+            SayInRoom(posted!.Text!);
     }
 
-    /// <inheritdoc />
-    protected override void PostStop()
+    // Ask-free: the layer's actor answers Done or Status.Failure to this actor.
+    private void SayInRoom(string text)
     {
-        base.PostStop();
-        // The request closes the socket once the outbox is drained. If the request stopped this
-        // actor, it closed the outbox first and its reason wins.
-        _outbox.Close(WebSocketCloseStatus.InternalServerError, "the connection's actor stopped");
+        var chat = new ChatMessage(_room, _user, text, _server.Name, DateTimeOffset.UtcNow);
+        Layer.Actor.Tell(new ChannelLayerProtocol.GroupSend(Rooms.Group(_room), ChannelMessage.From(chat)), Self);
     }
 }
 

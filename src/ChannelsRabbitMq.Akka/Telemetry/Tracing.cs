@@ -94,10 +94,16 @@ internal static class Tracing
             : null;
         if (activity is null)
             return new Activity("process").SetParentId(parent.TraceId, parent.SpanId, parent.TraceFlags).Start();
-        activity.DisplayName = "process";
+        return OnChannel(activity, "process", channel);
+    }
+
+    // A consumer-side activity on a process-specific channel (a temporary destination).
+    private static Activity OnChannel(Activity activity, string operation, string channel)
+    {
+        activity.DisplayName = operation;
         activity.SetTag("messaging.system", MessagingSystem);
-        activity.SetTag("messaging.operation.name", "process");
-        activity.SetTag("messaging.operation.type", "process");
+        activity.SetTag("messaging.operation.name", operation);
+        activity.SetTag("messaging.operation.type", operation);
         activity.SetTag("messaging.destination.name", channel);
         activity.SetTag("messaging.destination.temporary", true);
         return activity;
@@ -117,12 +123,7 @@ internal static class Tracing
         var previous = Activity.Current;
         using var activity = ChannelLayerTelemetry.ActivitySource.StartActivity("receive", ActivityKind.Consumer, parent);
         if (activity is null) return parent;
-        activity.DisplayName = "receive";
-        activity.SetTag("messaging.system", MessagingSystem);
-        activity.SetTag("messaging.operation.name", "receive");
-        activity.SetTag("messaging.operation.type", "receive");
-        activity.SetTag("messaging.destination.name", channel);
-        activity.SetTag("messaging.destination.temporary", true);
+        OnChannel(activity, "receive", channel);
         if (propagator.ExtractBaggage(trace.Fields, Read) is { } baggage)
             foreach (var (key, value) in baggage) activity.SetBaggage(key, value);
         var context = activity.Context;

@@ -26,8 +26,10 @@ public sealed class OpenTelemetryInstrumentationTests : IAsyncLifetime
 
     public OpenTelemetryInstrumentationTests()
     {
+        // <snippet:opentelemetry>
         _tracing = Sdk.CreateTracerProviderBuilder().AddChannelsRabbitMqInstrumentation().AddInMemoryExporter(_spans).Build()!;
         _meters = Sdk.CreateMeterProviderBuilder().AddChannelsRabbitMqInstrumentation().AddInMemoryExporter(_metrics).Build()!;
+        // </snippet:opentelemetry>
     }
 
     public Task InitializeAsync() => Task.CompletedTask;

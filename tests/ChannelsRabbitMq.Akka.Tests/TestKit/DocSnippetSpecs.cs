@@ -4,7 +4,7 @@ using Xunit;
 namespace ChannelsRabbitMq.Akka.Tests.TestKit;
 
 /// <summary>
-/// docs/testing.md and docs/streams.md show code that lives, compiled and run, in the tests.
+/// docs/testing.md, streams.md, telemetry.md and actors.md show code that lives, compiled and run, in the tests.
 /// Each <c>// &lt;snippet:name&gt;</c> region of a source file must appear unchanged in the code
 /// block that follows <c>&lt;!-- snippet:name --&gt;</c> in the page, so the page cannot rot.
 /// </summary>
@@ -20,6 +20,8 @@ public sealed class DocSnippetSpecs
     [InlineData("testing.md", "chat-room-specs", "TestKit/ChatRoomSpecs.cs")]
     [InlineData("streams.md", "read-all", "Streams/StreamsGuideExamples.cs")]
     [InlineData("streams.md", "streams", "Streams/StreamsGuideExamples.cs")]
+    [InlineData("telemetry.md", "opentelemetry", "Integration/OpenTelemetryInstrumentationTests.cs")]
+    [InlineData("actors.md", "typed-consumer", "Consumers/ConsumerGuideExamples.cs")]
     public void The_guide_shows_the_code_exactly_as_compiled(string pageName, string snippet, string sourceFile)
     {
         var source = File.ReadAllText(Path.Combine(TestsFolder, sourceFile));
