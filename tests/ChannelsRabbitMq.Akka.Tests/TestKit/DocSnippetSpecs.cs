@@ -22,6 +22,7 @@ public sealed class DocSnippetSpecs
     [InlineData("streams.md", "streams", "Streams/StreamsGuideExamples.cs")]
     [InlineData("telemetry.md", "opentelemetry", "Integration/OpenTelemetryInstrumentationTests.cs")]
     [InlineData("actors.md", "typed-consumer", "Consumers/ConsumerGuideExamples.cs")]
+    [InlineData("actors.md", "websocket-consumer", "WebSockets/WebSocketBridgeSpecs.cs")]
     public void The_guide_shows_the_code_exactly_as_compiled(string pageName, string snippet, string sourceFile)
     {
         var source = File.ReadAllText(Path.Combine(TestsFolder, sourceFile));

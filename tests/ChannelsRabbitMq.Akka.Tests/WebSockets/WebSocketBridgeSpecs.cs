@@ -30,6 +30,7 @@ public sealed class WebSocketBridgeSpecs(ITestOutputHelper output) : global::Akk
     async Task IAsyncLifetime.DisposeAsync() => await _layer.DisposeAsync();
 
     /// <summary>Echoes a client's text to its room, and the room's notes to the client; "stop" stops it.</summary>
+    // <snippet:websocket-consumer>
     private sealed class RoomConnection : WebSocketConsumerActor
     {
         public sealed record Note(string Text);
@@ -45,6 +46,7 @@ public sealed class WebSocketBridgeSpecs(ITestOutputHelper output) : global::Akk
             else Layer.Actor.Tell(new ChannelLayerProtocol.GroupSend("room", ChannelMessage.From(new Note(frame.Text))));
         }
     }
+    // </snippet:websocket-consumer>
 
     /// <summary>A server-side and a client-side websocket joined over loopback TCP.</summary>
     private static async Task<(WebSocket Server, WebSocket Client)> ConnectAsync()
