@@ -147,12 +147,15 @@ public sealed class RabbitMqChannelLayer : IActorChannelLayer, IDisposable, IRet
     /// </summary>
     internal Task<IReadOnlyDictionary<string, object?>> ReceiveAsync(string channel, CancellationToken cancellationToken, IActorRef? asker)
     {
+        ArgumentNullException.ThrowIfNull(channel);
+        // The channel lives: straight into its inbox (a buffered copy at once, or a waiting
+        // receiver). Its name was checked when its inbox was made, so it is not checked again.
+        if (!IsClosed && !cancellationToken.IsCancellationRequested && _routes.Inboxes.TryGetValue(channel, out var inbox) &&
+            inbox.Receive(cancellationToken, asker) is { } received)
+            return received;
         ValidateOwnChannel(channel);
         if (IsClosed) return ClosedTask<IReadOnlyDictionary<string, object?>>();
         if (cancellationToken.IsCancellationRequested) return Task.FromCanceled<IReadOnlyDictionary<string, object?>>(cancellationToken);
-        // The channel lives: straight into its inbox (a buffered copy at once, or a waiting receiver).
-        if (_routes.Inboxes.TryGetValue(channel, out var inbox) && inbox.Receive(cancellationToken, asker) is { } received)
-            return received;
         return ReceiveThroughRouter(channel, cancellationToken, asker);
     }
 
