@@ -64,12 +64,21 @@ internal static class Tracing
     public static TraceHeaders Extract(IDictionary<string, object?> headers)
     {
         var propagator = DistributedContextPropagator.Current;
+        // Most headers carry no trace (a Celery message's, say): nothing to decode or allocate.
+        if (!CarriesAny(headers, propagator.Fields)) return TraceHeaders.None;
         var read = new Dictionary<string, object?>(3);
         var carrier = (headers, read);
         propagator.ExtractTraceIdAndState(carrier, Copy, out var traceParent, out _);
         if (traceParent is null) return TraceHeaders.None;
         propagator.ExtractBaggage(carrier, Copy);
         return new TraceHeaders(read);
+
+        static bool CarriesAny(IDictionary<string, object?> headers, IReadOnlyCollection<string> fields)
+        {
+            foreach (var field in fields)
+                if (headers.ContainsKey(field)) return true;
+            return false;
+        }
 
         static void Copy(object? carrier, string name, out string? value, out IEnumerable<string>? values)
         {
