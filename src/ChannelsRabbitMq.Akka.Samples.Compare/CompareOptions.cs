@@ -17,7 +17,8 @@ public sealed record CompareOptions
           --fault-rate R          the fault round's rate (default 500); --fault-duration S (default 10); --pause S (default 2)
           --no-fault              skip the fault round
           --remote-capacity N     the channels servers' ChannelLayers:Default:RemoteCapacity (default: the sample's setting)
-          --warmup S              an unrecorded round per system first (default 3; quick 0)
+          --warmup S              an unrecorded round per system first (default 20: until the servers' JIT has settled; quick 0)
+          --server-env NAME=VALUE an environment variable for every server process (repeatable), e.g. DOTNET_TieredPGO=0
           --settle S              pause between the last join and the first send (default 1.5)
           --port-base P           first of 10 ports for the servers (default 5751)
           --json PATH             where the JSON goes (default artifacts/compare/compare.json)
@@ -55,8 +56,15 @@ public sealed record CompareOptions
     /// <summary>How long the shared part stays frozen.</summary>
     public TimeSpan Pause { get; init; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>Length of the unrecorded warm-up round per system (0: none).</summary>
-    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(3);
+    /// <summary>
+    /// Length of the unrecorded warm-up round per system (0: none). 20 s: a server's tiered JIT
+    /// (with dynamic PGO) goes on compiling for 15-20 s after it starts taking traffic here
+    /// (docs/performance.md, "The latency tail is the JIT's").
+    /// </summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Environment variables set for every server process (not for this program or the load client).</summary>
+    public IReadOnlyDictionary<string, string> ServerEnvironment { get; init; } = new Dictionary<string, string>();
 
     /// <summary>Pause after the joins.</summary>
     public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(1.5);
@@ -131,6 +139,7 @@ public sealed record CompareOptions
                 "--warmup" => o with { Warmup = TimeSpan.FromSeconds(Number()) },
                 "--settle" => o with { Settle = TimeSpan.FromSeconds(Number()) },
                 "--remote-capacity" => o with { RemoteCapacity = Int() },
+                "--server-env" => o with { ServerEnvironment = WithVariable(o.ServerEnvironment, Value()) },
                 "--rabbit" => o with { RabbitUrl = Value() },
                 "--rabbit-pid" => o with { RabbitPid = Int() },
                 "--redis" => o with { Redis = Value() },
@@ -149,5 +158,12 @@ public sealed record CompareOptions
         if (o.Systems.Contains("signalr") && (o.Redis == "" || o.RedisPid <= 0)) throw new ArgumentException("signalr needs --redis and --redis-pid.");
         if (o.Rates.Count == 0 || o.Rates.Any(r => r <= 0)) throw new ArgumentException("Rates must be above 0.");
         return o;
+    }
+
+    private static Dictionary<string, string> WithVariable(IReadOnlyDictionary<string, string> variables, string assignment)
+    {
+        var equals = assignment.IndexOf('=', StringComparison.Ordinal);
+        if (equals <= 0) throw new ArgumentException($"--server-env takes NAME=VALUE, not '{assignment}'.");
+        return new Dictionary<string, string>(variables) { [assignment[..equals]] = assignment[(equals + 1)..] };
     }
 }

@@ -13,7 +13,8 @@ public static class CompareProgram
 
     /// <summary>The options, as the JSON shows them.</summary>
     public sealed record CompareOptionsSummary(bool Quick, int Clients, int Rooms, IReadOnlyList<double> Rates, double DurationSeconds,
-        double SettleSeconds, double FaultRate, double FaultDurationSeconds, double PauseSeconds, int? RemoteCapacity);
+        double SettleSeconds, double FaultRate, double FaultDurationSeconds, double PauseSeconds, int? RemoteCapacity,
+        double WarmupSeconds = 0, IReadOnlyDictionary<string, string>? ServerEnvironment = null);
 
     /// <summary>One system's verdict.</summary>
     public sealed record SystemSummary(string System, string Description, string Shared, double? SustainableRate);
@@ -59,7 +60,7 @@ public static class CompareProgram
             console.MarkupLineInterpolated($"[bold]Starting {systems.Count * 2} servers[/] (logs: {logs}); load average {loadBefore}");
             await Task.WhenAll(systems.Select(s => s.StartAsync(options, logs, cancellationToken)));
 
-            // Warm-up: a short round per system at the first rate (JIT, connections, pools), not recorded.
+            // Warm-up: a round per system at the first rate (the JIT above all, connections, pools), not recorded.
             if (options.Warmup > TimeSpan.Zero)
             {
                 foreach (var system in systems)
@@ -111,7 +112,8 @@ public static class CompareProgram
         var run = new Run(started.ToString("O", CultureInfo.InvariantCulture), "compare " + string.Join(' ', args), Environment.ProcessorCount,
             loadBefore, ProcessProbe.LoadAverage(),
             new CompareOptionsSummary(options.Quick, options.Clients, options.Rooms, options.Rates, options.Duration.TotalSeconds,
-                options.Settle.TotalSeconds, options.FaultRate, options.FaultDuration.TotalSeconds, options.Pause.TotalSeconds, options.RemoteCapacity),
+                options.Settle.TotalSeconds, options.FaultRate, options.FaultDuration.TotalSeconds, options.Pause.TotalSeconds, options.RemoteCapacity,
+                options.Warmup.TotalSeconds, options.ServerEnvironment),
             summaries, rounds);
 
         console.Write(Table(run));

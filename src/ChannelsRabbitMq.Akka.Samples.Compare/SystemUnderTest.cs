@@ -93,6 +93,7 @@ public sealed class SystemUnderTest : IAsyncDisposable
             {
                 UseShellExecute = false,
             };
+            foreach (var (variable, value) in options.ServerEnvironment) start.Environment[variable] = value;
             _servers.Add(Process.Start(start) ?? throw new InvalidOperationException($"Could not start {dll}."));
         }
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };

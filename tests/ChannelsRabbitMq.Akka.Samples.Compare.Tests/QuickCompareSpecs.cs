@@ -24,7 +24,8 @@ public sealed class QuickCompareSpecs(ITestOutputHelper output)
         var configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
         var start = new ProcessStartInfo("/bin/bash",
             [Path.Combine(root, "scripts", "compare.sh"), "--quick", "--no-build", "--configuration", configuration,
-             "--redis-port", $"{RedisPort}", "--port-base", $"{PortBase}", "--json", json, "--charts", work.FullName])
+             "--redis-port", $"{RedisPort}", "--port-base", $"{PortBase}", "--json", json, "--charts", work.FullName,
+             "--server-env", "DOTNET_gcServer=0"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -48,6 +49,8 @@ public sealed class QuickCompareSpecs(ITestOutputHelper output)
 
         Assert.Equal(0, process.ExitCode);
         using var run = JsonDocument.Parse(await File.ReadAllTextAsync(json));
+        // The servers' environment is part of the run's record (the JIT figures depend on it).
+        Assert.Equal("0", run.RootElement.GetProperty("options").GetProperty("serverEnvironment").GetProperty("DOTNET_gcServer").GetString());
         var rounds = run.RootElement.GetProperty("rounds").EnumerateArray().ToList();
         foreach (var system in new[] { "channels", "signalr", "pubsub" })
         {
