@@ -24,10 +24,26 @@ public sealed record CompareOptions
           --json PATH             where the JSON goes (default artifacts/compare/compare.json)
           --charts DIR            where the PNG charts go (default docs/images; with --quick, artifacts/compare)
         or: compare --replot RUN.json [--charts DIR]   the charts of an earlier run's JSON
+        or: compare --broker-cost --rabbit URL --rabbit-pid PID [--messages N] [--rate R] [--rounds K] [--json PATH]
+                                  RabbitMQ's CPU per group message on the layer's path and without each of its
+                                  choices (raw client, no servers); default 20000 messages at 2000/s, 3 rounds,
+                                  JSON artifacts/compare/broker-cost.json; with --quick 2000 messages, 1 round
         """;
 
     /// <summary>Smoke run.</summary>
     public bool Quick { get; init; }
+
+    /// <summary>Measure the broker's CPU per group message (<see cref="Compare.BrokerCost"/>) instead of comparing systems.</summary>
+    public bool BrokerCost { get; init; }
+
+    /// <summary>Messages per broker-cost measurement.</summary>
+    public int CostMessages { get; init; } = 20_000;
+
+    /// <summary>The broker-cost publish rate, messages/s.</summary>
+    public double CostRate { get; init; } = 2_000;
+
+    /// <summary>Rounds of the broker-cost variants.</summary>
+    public int CostRounds { get; init; } = 3;
 
     /// <summary>Which systems, in this order in the first round.</summary>
     public IReadOnlyList<string> Systems { get; init; } = ["channels", "signalr", "pubsub", "channels-default"];
@@ -112,6 +128,8 @@ public sealed record CompareOptions
         FaultDuration = TimeSpan.FromSeconds(3),
         Settle = TimeSpan.FromSeconds(1.2),
         Warmup = TimeSpan.Zero,
+        CostMessages = 2_000,
+        CostRounds = 1,
     };
 
     /// <summary>Parses the command line (<c>--quick</c> first sets the quick defaults; later options override them).</summary>
@@ -127,6 +145,10 @@ public sealed record CompareOptions
             o = args[i] switch
             {
                 "--quick" => o,
+                "--broker-cost" => o with { BrokerCost = true },
+                "--messages" => o with { CostMessages = Int() },
+                "--rate" => o with { CostRate = Number() },
+                "--rounds" => o with { CostRounds = Int() },
                 "--systems" => o with { Systems = Value().Split(',', StringSplitOptions.RemoveEmptyEntries) },
                 "--clients" => o with { Clients = Int() },
                 "--rooms" => o with { Rooms = Int() },
@@ -154,7 +176,10 @@ public sealed record CompareOptions
         }
         foreach (var s in o.Systems)
             if (s is not ("channels" or "signalr" or "pubsub" or "channels-default")) throw new ArgumentException($"Unknown system {s}.");
-        if (o.Systems.Any(s => s.StartsWith("channels", StringComparison.Ordinal)) && (o.RabbitUrl == "" || o.RabbitPid <= 0)) throw new ArgumentException("channels needs --rabbit and --rabbit-pid.");
+        if ((o.BrokerCost || o.Systems.Any(s => s.StartsWith("channels", StringComparison.Ordinal))) && (o.RabbitUrl == "" || o.RabbitPid <= 0))
+            throw new ArgumentException(o.BrokerCost ? "--broker-cost needs --rabbit and --rabbit-pid." : "channels needs --rabbit and --rabbit-pid.");
+        if (o.BrokerCost && (o.CostMessages < 10 || o.CostRate <= 0 || o.CostRounds < 1))
+            throw new ArgumentException("--broker-cost needs --messages of at least 10, a --rate above 0 and --rounds of at least 1.");
         if (o.Systems.Contains("signalr") && (o.Redis == "" || o.RedisPid <= 0)) throw new ArgumentException("signalr needs --redis and --redis-pid.");
         if (o.Rates.Count == 0 || o.Rates.Any(r => r <= 0)) throw new ArgumentException("Rates must be above 0.");
         return o;

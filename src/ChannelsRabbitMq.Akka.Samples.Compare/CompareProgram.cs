@@ -48,6 +48,12 @@ public static class CompareProgram
             console.WriteLine(CompareOptions.Usage);
             return 2;
         }
+        if (options.BrokerCost)
+        {
+            var path = options.JsonPath ?? Path.Combine(options.Root, "artifacts", "compare", "broker-cost.json");
+            return await BrokerCost.RunAsync(console, options.RabbitUrl, options.RabbitPid, options.CostMessages, options.CostRate, options.CostRounds,
+                path, "compare " + string.Join(' ', args), cancellationToken);
+        }
         var started = DateTime.UtcNow;
         var loadBefore = ProcessProbe.LoadAverage();
         var artifacts = Path.Combine(options.Root, "artifacts", "compare");

@@ -71,6 +71,51 @@ public sealed class QuickCompareSpecs(ITestOutputHelper output)
         work.Delete(recursive: true);
     }
 
+    [Fact]
+    public async Task The_quick_broker_cost_run_measures_every_variant_of_the_layers_path()
+    {
+        var root = RepositoryRoot();
+        var work = Directory.CreateTempSubdirectory("compare-broker-cost-");
+        var json = Path.Combine(work.FullName, "broker-cost.json");
+        var configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
+        var (exitCode, stdout, stderr) = await RunScriptAsync(root,
+            ["--quick", "--no-build", "--configuration", configuration, "--redis-port", $"{RedisPort}", "--broker-cost", "--json", json]);
+        output.WriteLine(stdout);
+        output.WriteLine(stderr);
+
+        Assert.Equal(0, exitCode);
+        using var result = JsonDocument.Parse(await File.ReadAllTextAsync(json));
+        var samples = result.RootElement.GetProperty("samples").EnumerateArray().ToList();
+        // One round in the quick mode: each variant once.
+        Assert.Equal(["coalesced-acks", "layer", "no-arguments", "no-confirms", "transient"],
+            samples.Select(s => s.GetProperty("variant").GetString()!).Order(StringComparer.Ordinal));
+        Assert.All(samples, s => Assert.True(s.GetProperty("brokerUsPerMessage").GetDouble() > 0, $"{s.GetProperty("variant")}: no broker CPU measured"));
+        work.Delete(recursive: true);
+    }
+
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunScriptAsync(string root, string[] arguments)
+    {
+        var start = new ProcessStartInfo("/bin/bash", [Path.Combine(root, "scripts", "compare.sh"), .. arguments])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = root,
+        };
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(4));
+        }
+        catch (TimeoutException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
     private static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
