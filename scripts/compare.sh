@@ -3,7 +3,7 @@
 # demo's chat on the channel layer (two servers, RabbitMQ), on SignalR (two servers, Redis
 # backplane) and on Akka.Cluster DistributedPubSub (two nodes), driven by the demo's load client.
 #
-#   scripts/compare.sh [--quick] [--no-build] [--configuration C] [--redis-port P] [PROGRAM OPTIONS…]
+#   scripts/compare.sh [--quick] [--no-build] [--configuration C] [--redis-port P] [--broker 3|4] [PROGRAM OPTIONS…]
 #
 # It installs (apt) and starts RabbitMQ (scripts/broker.sh) and a project-local redis-server on
 # its own port (default 5750), builds the servers and the comparison program, and runs it: the
@@ -13,6 +13,8 @@
 # minute once built). `--help` lists the program's options too (clients, rooms, rates, durations...).
 # Redis is stopped at the end; a broker this script started is stopped too (COMPARE_KEEP_BROKER=1
 # keeps it); one that was already running is left alone. Logs: artifacts/compare/logs/.
+# `--broker 4` uses the RabbitMQ 4.0.5 node (scripts/broker.sh --broker 4) instead of 3.10.
+# `--broker-cost` measures RabbitMQ's CPU per group message instead (no servers, no Redis).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,12 +23,14 @@ cd "$ROOT"
 log() { echo "compare: $*" >&2; }
 die() { log "$*"; exit 1; }
 
-CONFIG=Release BUILD=1 REDIS_PORT=${COMPARE_REDIS_PORT:-5750} ARGS=()
+CONFIG=Release BUILD=1 REDIS_PORT=${COMPARE_REDIS_PORT:-5750} ARGS=() BROKER=() BROKER_COST=0
 while (($#)); do
     case $1 in
         --no-build) BUILD=0; shift ;;
         --configuration) CONFIG=${2:?--configuration needs Release or Debug}; shift 2 ;;
         --redis-port) REDIS_PORT=${2:?--redis-port needs a port}; shift 2 ;;
+        --broker) BROKER=(--broker "${2:?--broker needs 3 or 4}"); shift 2 ;;
+        --broker-cost) BROKER_COST=1; ARGS+=("$1"); shift ;;
         -h | --help)
             sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'
             DLL=src/ChannelsRabbitMq.Akka.Samples.Compare/bin/$CONFIG/net10.0/ChannelsRabbitMq.Akka.Samples.Compare.dll
@@ -56,7 +60,7 @@ cleanup() {
     fi
     if ((BROKER_STARTED)) && [[ ${COMPARE_KEEP_BROKER:-0} != 1 ]]; then
         log "stopping the broker it started (COMPARE_KEEP_BROKER=1 keeps it)"
-        scripts/broker.sh stop || true
+        scripts/broker.sh "${BROKER[@]}" stop || true
     fi
     exit "$rc"
 }
@@ -64,15 +68,16 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # RabbitMQ, as the demo does.
-scripts/broker.sh status >/dev/null 2>&1 || BROKER_STARTED=1
-scripts/broker.sh start
-eval "$(scripts/broker.sh env)"
+scripts/broker.sh "${BROKER[@]}" status >/dev/null 2>&1 || BROKER_STARTED=1
+scripts/broker.sh "${BROKER[@]}" start
+eval "$(scripts/broker.sh "${BROKER[@]}" env)"
 AMQP_PORT=$(sed -E 's|.*:([0-9]+)/.*|\1|' <<<"$CHANNELS_RABBITMQ_TEST_URL")
 RABBIT_PID=$(ss -Htlnp "sport = :$AMQP_PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2)
 [[ -n $RABBIT_PID ]] || die "no process listens on the broker's port $AMQP_PORT"
 kill -CONT "$RABBIT_PID" 2>/dev/null || true   # in case an interrupted fault round left it frozen
 
 # Redis: Debian's redis-server, a process of our own on its own port, no persistence.
+if ((BROKER_COST == 0)); then
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
     log "installing redis-server (apt-get)"
     apt-get update -qq >/dev/null
@@ -89,6 +94,7 @@ for ((i = 0; i < 100; i++)); do
     sleep 0.1
 done
 [[ $(redis-cli -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]] || die "redis-server did not answer within 10 s"
+fi
 
 PROJECT=src/ChannelsRabbitMq.Akka.Samples.Compare
 if ((BUILD)); then
@@ -97,11 +103,12 @@ if ((BUILD)); then
         || { dotnet build "$PROJECT" -c "$CONFIG" --nologo -v quiet -clp:ErrorsOnly; die "build failed"; }
 fi
 
-log "RabbitMQ pid $RABBIT_PID ($CHANNELS_RABBITMQ_TEST_URL), redis-server pid $REDIS_PID (port $REDIS_PORT); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+log "RabbitMQ pid $RABBIT_PID ($CHANNELS_RABBITMQ_TEST_URL), redis-server pid ${REDIS_PID:-none} (port $REDIS_PORT); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+REDIS_ARGS=()
+[[ -z $REDIS_PID ]] || REDIS_ARGS=(--redis "127.0.0.1:$REDIS_PORT" --redis-pid "$REDIS_PID")
 rc=0
 dotnet "$PROJECT/bin/$CONFIG/net10.0/ChannelsRabbitMq.Akka.Samples.Compare.dll" \
-    --rabbit "$CHANNELS_RABBITMQ_TEST_URL" --rabbit-pid "$RABBIT_PID" \
-    --redis "127.0.0.1:$REDIS_PORT" --redis-pid "$REDIS_PID" \
+    --rabbit "$CHANNELS_RABBITMQ_TEST_URL" --rabbit-pid "$RABBIT_PID" "${REDIS_ARGS[@]}" \
     --bin "bin/$CONFIG/net10.0" --root "$ROOT" "${ARGS[@]}" || rc=$?
 kill -CONT "$RABBIT_PID" 2>/dev/null || true
 exit "$rc"

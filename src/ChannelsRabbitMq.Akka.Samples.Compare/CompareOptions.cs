@@ -174,12 +174,17 @@ public sealed record CompareOptions
                 _ => throw new ArgumentException($"Unknown argument {args[i]}."),
             };
         }
+        if (o.BrokerCost)
+        {
+            // No servers: only the broker.
+            if (o.RabbitUrl == "" || o.RabbitPid <= 0) throw new ArgumentException("--broker-cost needs --rabbit and --rabbit-pid.");
+            if (o.CostMessages < 10 || o.CostRate <= 0 || o.CostRounds < 1)
+                throw new ArgumentException("--broker-cost needs --messages of at least 10, a --rate above 0 and --rounds of at least 1.");
+            return o;
+        }
         foreach (var s in o.Systems)
             if (s is not ("channels" or "signalr" or "pubsub" or "channels-default")) throw new ArgumentException($"Unknown system {s}.");
-        if ((o.BrokerCost || o.Systems.Any(s => s.StartsWith("channels", StringComparison.Ordinal))) && (o.RabbitUrl == "" || o.RabbitPid <= 0))
-            throw new ArgumentException(o.BrokerCost ? "--broker-cost needs --rabbit and --rabbit-pid." : "channels needs --rabbit and --rabbit-pid.");
-        if (o.BrokerCost && (o.CostMessages < 10 || o.CostRate <= 0 || o.CostRounds < 1))
-            throw new ArgumentException("--broker-cost needs --messages of at least 10, a --rate above 0 and --rounds of at least 1.");
+        if (o.Systems.Any(s => s.StartsWith("channels", StringComparison.Ordinal)) && (o.RabbitUrl == "" || o.RabbitPid <= 0)) throw new ArgumentException("channels needs --rabbit and --rabbit-pid.");
         if (o.Systems.Contains("signalr") && (o.Redis == "" || o.RedisPid <= 0)) throw new ArgumentException("signalr needs --redis and --redis-pid.");
         if (o.Rates.Count == 0 || o.Rates.Any(r => r <= 0)) throw new ArgumentException("Rates must be above 0.");
         return o;
