@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A server's first seconds (docs/performance.md, "The latency tail is the JIT's"): for each
+# A server's first seconds (docs/performance.md, "Where the layer loses, and why", point 2): for each
 # system of the comparison, with the runtime's defaults and with dynamic PGO off
 # (DOTNET_TieredPGO=0, set on the servers only), start the two servers and send at once, with
 # no warm-up round, while dotnet-counters records the first server's JIT time every second.

@@ -75,7 +75,7 @@ public sealed record CompareOptions
     /// <summary>
     /// Length of the unrecorded warm-up round per system (0: none). 20 s: a server's tiered JIT
     /// (with dynamic PGO) goes on compiling for 15-20 s after it starts taking traffic here
-    /// (docs/performance.md, "The latency tail is the JIT's").
+    /// (docs/performance.md, "Where the layer loses, and why", point 2).
     /// </summary>
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(20);
 
