@@ -20,34 +20,14 @@ public sealed class QuickCompareSpecs(ITestOutputHelper output)
         var root = RepositoryRoot();
         var work = Directory.CreateTempSubdirectory("compare-quick-");
         var json = Path.Combine(work.FullName, "compare.json");
-        // bin/<Configuration>/net10.0/: the servers were built in the same configuration.
-        var configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
-        var start = new ProcessStartInfo("/bin/bash",
-            [Path.Combine(root, "scripts", "compare.sh"), "--quick", "--no-build", "--configuration", configuration,
-             "--redis-port", $"{RedisPort}", "--port-base", $"{PortBase}", "--json", json, "--charts", work.FullName,
-             "--server-env", "DOTNET_gcServer=0"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = root,
-        };
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        try
-        {
-            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(4));
-        }
-        catch (TimeoutException)
-        {
-            // Leave nothing running: the script, Redis, the servers.
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-        output.WriteLine(await stdout);
-        output.WriteLine(await stderr);
+        var configuration = Configuration();
+        var (exitCode, stdout, stderr) = await RunScriptAsync(root,
+            ["--quick", "--no-build", "--configuration", configuration, "--redis-port", $"{RedisPort}", "--port-base", $"{PortBase}",
+             "--json", json, "--charts", work.FullName, "--server-env", "DOTNET_gcServer=0"]);
+        output.WriteLine(stdout);
+        output.WriteLine(stderr);
 
-        Assert.Equal(0, process.ExitCode);
+        Assert.Equal(0, exitCode);
         using var run = JsonDocument.Parse(await File.ReadAllTextAsync(json));
         // The servers' environment is part of the run's record (the JIT figures depend on it).
         Assert.Equal("0", run.RootElement.GetProperty("options").GetProperty("serverEnvironment").GetProperty("DOTNET_gcServer").GetString());
@@ -80,7 +60,7 @@ public sealed class QuickCompareSpecs(ITestOutputHelper output)
         var root = RepositoryRoot();
         var work = Directory.CreateTempSubdirectory("compare-broker-cost-");
         var json = Path.Combine(work.FullName, "broker-cost.json");
-        var configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
+        var configuration = Configuration();
         var (exitCode, stdout, stderr) = await RunScriptAsync(root,
             ["--quick", "--no-build", "--configuration", configuration, "--redis-port", $"{RedisPort}", "--broker-cost", "--json", json]);
         output.WriteLine(stdout);
@@ -96,6 +76,10 @@ public sealed class QuickCompareSpecs(ITestOutputHelper output)
         work.Delete(recursive: true);
     }
 
+    // bin/<Configuration>/net10.0/: the servers were built in the same configuration as these tests.
+    private static string Configuration() => new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
+
+    // scripts/compare.sh with these arguments; killed with everything it started after 4 minutes.
     private static async Task<(int ExitCode, string Stdout, string Stderr)> RunScriptAsync(string root, string[] arguments)
     {
         var start = new ProcessStartInfo("/bin/bash", [Path.Combine(root, "scripts", "compare.sh"), .. arguments])
@@ -113,6 +97,7 @@ public sealed class QuickCompareSpecs(ITestOutputHelper output)
         }
         catch (TimeoutException)
         {
+            // Leave nothing running: the script, Redis, the servers.
             process.Kill(entireProcessTree: true);
             throw;
         }
