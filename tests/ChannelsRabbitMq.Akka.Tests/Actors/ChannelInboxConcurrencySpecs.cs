@@ -124,17 +124,28 @@ public sealed class ChannelInboxConcurrencySpecs
         // cancel" could never give in a sequential order.
         private readonly ConcurrentQueue<CancellationTokenSource> _cancellable = new();
 
+        // The receive and the queueing of its token are one step to CancelOne (under this lock):
+        // otherwise a receive on one thread could take a message before another thread's receive
+        // while its token joined the queue after that one's, an order no sequential run can show,
+        // and CancelOne, which cancels the oldest token, would be measured against the wrong order.
+        // Offers, closes and plain receives still race with both.
+        private readonly object _cancellableOrder = new();
+
         public void ReceiveCancellable()
         {
             var cts = new CancellationTokenSource();
-            if (Inbox.Receive(cts.Token, null) is { } task) _receives.Enqueue(task);
-            _cancellable.Enqueue(cts);
+            lock (_cancellableOrder)
+            {
+                if (Inbox.Receive(cts.Token, null) is { } task) _receives.Enqueue(task);
+                _cancellable.Enqueue(cts);
+            }
         }
 
         /// <summary>Cancels the oldest receive not cancelled yet (if any).</summary>
         public void CancelOne()
         {
-            if (_cancellable.TryDequeue(out var cts)) cts.Cancel();
+            lock (_cancellableOrder)
+                if (_cancellable.TryDequeue(out var cts)) cts.Cancel();
         }
 
         public void Subscribe()
